@@ -1,0 +1,1 @@
+"""sgdllm: can language models predict the convergence of SGD?"""
