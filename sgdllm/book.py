@@ -247,7 +247,12 @@ def build_html(layout: BookLayout, strict: bool = True) -> None:
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(layout.root)]
     if strict:
         cmd += ["-n", "-W", "--keep-going"]
-    subprocess.run(cmd, check=True)
+    done = subprocess.run(cmd, check=False)
+    if done.returncode != 0:
+        raise ChapterFailed(
+            f"jupyter-book build failed (exit {done.returncode}): its log above names the "
+            f"warnings; with -W every warning fails the build. Command: {' '.join(cmd)}"
+        )
 
 
 def build_book(
