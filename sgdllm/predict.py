@@ -1,0 +1,653 @@
+"""Predicting SGD from new starts with matrix products instead of gradients.
+
+Chapter: *Predicting convergence*.
+
+Once every row of a kernel ``P`` of a coordinate is defined (:func:`sgdllm.impute.impute`),
+the law of the discretized coordinate after ``t`` steps from a start law ``p_0`` is
+
+.. math::
+
+    p_t = p_0 P^t, \\qquad p_{t+1}[s'] = \\sum_s p_t[s] \\, P[s, s'],
+
+the Chapman-Kolmogorov equation of the Markov chain that constant-step SGD is (Dieuleveut,
+Durmus & Bach 2020). The paper (Zekri et al. 2024) predicts where SGD converges from a new
+start ``x_0`` as ``delta_{x_0} Q^t`` with ``Q`` the kernel read off a language model.
+
+Dimensions. The paper writes the kernel of the ``d``-dimensional chain as the block matrix
+``Q = [lambda_ij P^(ij)]``, ``P^(ij)`` the kernel of coordinate ``j`` given coordinate ``i``.
+We keep the diagonal blocks ``P^(ii)`` with ``lambda_ii = 1`` and set the off-diagonal blocks
+to zero (channel independence, as when each coordinate's series is read by the model on its
+own): each coordinate is propagated by its own kernel, on its own. This ignores the
+cross-coordinate coupling -- the law of ``theta_i'`` depends on the other coordinates of
+``theta`` (through the gradient), not only on ``theta_i``. Predicted ``d``-dimensional runs
+therefore move coordinate-wise independently, and the predicted joint law is the product of
+the marginals: correlations between coordinates, and basin structure set by the coupling
+(which well a run falls into depends on the joint position), are lost unless the marginals
+carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse
+from numpy.typing import ArrayLike, NDArray
+
+from .kernel import Kernel
+from .metrics import w1
+
+__all__ = [
+    "MAX_PRODUCT_STATES",
+    "SPARSE_DENSITY",
+    "basin_frequencies",
+    "basin_probabilities",
+    "compare_with_runs",
+    "dirac",
+    "initial_law",
+    "laws_at",
+    "predict_laws",
+    "predicted_basin_probabilities",
+    "propagate",
+    "sample_paths",
+    "sample_trajectories",
+]
+
+#: Kernels with at most this fraction of non-zero entries are propagated as CSR sparse
+#: matrices. Measured on 2 cores (benchmarks/bench_core.py): for 100 starts through 1000
+#: states, scipy's single-threaded sparse product beats the dense BLAS one below ~10%.
+SPARSE_DENSITY = 0.1
+#: Largest product grid :func:`predicted_basin_probabilities` enumerates.
+MAX_PRODUCT_STATES = 4_000_000
+#: Tolerance on the total mass of a law.
+_MASS_TOL = 1e-8
+#: Smallest normal double; smaller (subnormal) probabilities are flushed to 0 when propagating.
+_TINY = float(np.finfo(np.float64).tiny)
+
+BasinFn = Callable[[NDArray[np.float64]], ArrayLike]
+Operator = NDArray[np.float64] | scipy.sparse.csr_matrix
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check_kernel(kernel: Kernel, name: str = "kernel") -> Kernel:
+    if not isinstance(kernel, Kernel):
+        raise ValueError(f"{name} must be a Kernel, got {type(kernel).__name__}")
+    if not kernel.is_complete:
+        missing = int((~kernel.defined).sum())
+        raise ValueError(
+            f"{name} has {missing} undefined (all-zero) rows out of {kernel.n_states}, the "
+            f"states the trajectory never visited; fill them with "
+            f"sgdllm.impute.impute({name}) before propagating"
+        )
+    return kernel
+
+
+def _check_int(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_start_laws(p0: ArrayLike, k: int) -> NDArray[np.float64]:
+    """Start law(s) ``(K,)`` or ``(n, K)``: finite, non-negative, each summing to 1."""
+    p = np.asarray(p0, dtype=np.float64)
+    if p.ndim not in (1, 2) or p.shape[-1] != k:
+        raise ValueError(
+            f"p0 must have shape ({k},) or (n, {k}) for a kernel of {k} states, got {p.shape}; "
+            f"build it with dirac(states, {k}) or initial_law(kernel, x0)"
+        )
+    if not np.all(np.isfinite(p)) or (p < 0).any():
+        raise ValueError("p0 must be finite and non-negative (a probability law over the states)")
+    sums = p.sum(axis=-1)
+    if np.any(np.abs(sums - 1.0) > _MASS_TOL):
+        bad = float(np.atleast_1d(sums)[np.argmax(np.abs(np.atleast_1d(sums) - 1.0))])
+        raise ValueError(
+            f"p0 must sum to 1 over the states (a law), got a total mass of {bad:.6g}; "
+            f"normalize it, p0 / p0.sum(axis=-1, keepdims=True)"
+        )
+    return p
+
+
+def _operator(matrix: NDArray[np.float64], sparse: bool | None) -> Operator:
+    """The matrix as CSR when ``sparse`` (default: density <= SPARSE_DENSITY), else dense."""
+    if sparse is None:
+        sparse = np.count_nonzero(matrix) <= SPARSE_DENSITY * matrix.size
+    return scipy.sparse.csr_matrix(matrix) if sparse else matrix
+
+
+# ----------------------------------------------------------------------------- start laws
+
+
+def dirac(states: ArrayLike, n_states: int) -> NDArray[np.float64]:
+    """Point masses ``delta_s`` on ``n_states`` states.
+
+    Parameters
+    ----------
+    states : int or array_like of int, shape (n,)
+    n_states : int
+
+    Returns
+    -------
+    ndarray, shape (n_states,) for a scalar state, else (n, n_states)
+    """
+    n_states = _check_int(n_states, "n_states", 1)
+    s = np.asarray(states)
+    if s.ndim > 1 or not np.issubdtype(s.dtype, np.integer):
+        raise ValueError(f"states must be an integer or a 1-D array of integers, got {states!r}")
+    if s.size and (s.min() < 0 or s.max() >= n_states):
+        raise ValueError(f"states must lie in [0, {n_states - 1}], got {states!r}")
+    flat = np.atleast_1d(s)
+    out = np.zeros((flat.size, n_states))
+    out[np.arange(flat.size), flat] = 1.0
+    return out[0] if s.ndim == 0 else out
+
+
+def initial_law(kernel: Kernel, x0: ArrayLike) -> NDArray[np.float64]:
+    """Point mass at the state of the value ``x0`` (``kernel.scaler.to_states``).
+
+    A value beyond the scaler's grid is clipped to the edge state with a
+    :class:`sgdllm.discretize.RangeWarning`.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        With a ``scaler``.
+    x0 : float or array_like, shape (n,)
+        Start value(s) of this coordinate.
+
+    Returns
+    -------
+    ndarray, shape (K,) for a scalar ``x0``, else (n, K)
+    """
+    if kernel.scaler is None:
+        raise ValueError(
+            "the kernel has no scaler, so values cannot be mapped to states; build it with "
+            "scaler=... (e.g. count_kernel(states, digits, scaler=scaler)) or use dirac()"
+        )
+    x = np.asarray(x0, dtype=np.float64)
+    if x.ndim > 1:
+        raise ValueError(f"x0 must be a value or a 1-D array of values, got shape {x.shape}")
+    return dirac(kernel.scaler.to_states(x), kernel.n_states)
+
+
+# ----------------------------------------------------------------------------- propagation
+
+
+def propagate(
+    kernel: Kernel,
+    p0: ArrayLike,
+    steps: int,
+    *,
+    every: int = 1,
+    sparse: bool | None = None,
+) -> NDArray[np.float64]:
+    """Laws ``p_t = p_0 P^t`` for ``t = 0, every, 2 every, ..., steps``.
+
+    All start laws move together: one product ``(n, K) @ (K, K)`` per step (``n K^2`` flops,
+    dense BLAS), or a sparse CSR product (``n nnz(P)``) when at most :data:`SPARSE_DENSITY` of
+    ``P`` is non-zero -- kernels imputed from counts by quantiles or nearest rows have a few
+    dozen non-zeros per row. Computation in float64.
+
+    Probabilities below the smallest normal double (``2.2e-308``), in ``P`` and in every
+    ``p_t``, are set to 0: the Gaussian tails of propagated laws otherwise fill the arrays
+    with subnormal numbers, on which floating-point products are many times slower. Each
+    law loses less than ``K * 2.2e-308`` of mass by this.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        Complete (every row defined; see :func:`sgdllm.impute.impute`).
+    p0 : array_like, shape (K,) or (n, K)
+        Start law(s), e.g. :func:`dirac` or :func:`initial_law`.
+    steps : int
+        Horizon (``>= 0``), a multiple of ``every``.
+    every : int
+        Record every ``every``-th law (default 1: all). The full output is
+        ``n (steps + 1) K`` floats, 800 MB for 100 starts, 1000 steps and 1000 states.
+    sparse : bool, optional
+        Force (True) or forbid (False) the sparse product; default: by density.
+
+    Returns
+    -------
+    ndarray
+        ``(steps // every + 1, K)`` for ``p0`` of shape ``(K,)``, else
+        ``(n, steps // every + 1, K)``; row ``j`` is the law at ``t = j * every``.
+    """
+    kernel = _check_kernel(kernel)
+    steps = _check_int(steps, "steps", 0)
+    every = _check_int(every, "every", 1)
+    if steps % every:
+        raise ValueError(f"steps={steps} must be a multiple of every={every}")
+    return _laws_at_times(kernel, p0, np.arange(0, steps + 1, every), sparse)
+
+
+def laws_at(
+    kernel: Kernel, p0: ArrayLike, times: ArrayLike, *, sparse: bool | None = None
+) -> NDArray[np.float64]:
+    """Laws ``p_0 P^t`` at the given times only (memory ``O(n len(times) K)``).
+
+    Parameters
+    ----------
+    kernel : Kernel
+        Complete.
+    p0 : array_like, shape (K,) or (n, K)
+    times : array_like of int, shape (h,)
+        Non-negative, strictly increasing.
+    sparse : bool, optional
+        As in :func:`propagate`.
+
+    Returns
+    -------
+    ndarray, shape (h, K) or (n, h, K)
+    """
+    kernel = _check_kernel(kernel)
+    t = np.asarray(times)
+    if (
+        t.ndim != 1
+        or t.size == 0
+        or not np.issubdtype(t.dtype, np.integer)
+        or t[0] < 0
+        or np.any(np.diff(t) <= 0)
+    ):
+        raise ValueError(
+            f"times must be a non-empty, strictly increasing 1-D array of integers >= 0, "
+            f"got {times!r}"
+        )
+    return _laws_at_times(kernel, p0, t.astype(np.int64), sparse)
+
+
+def _laws_at_times(
+    kernel: Kernel, p0: ArrayLike, times: NDArray[np.int64], sparse: bool | None
+) -> NDArray[np.float64]:
+    k = kernel.n_states
+    p = _check_start_laws(p0, k)
+    single = p.ndim == 1
+    p = np.atleast_2d(p).copy()
+    matrix = kernel.matrix
+    if np.any((matrix > 0) & (matrix < _TINY)):
+        matrix = np.where(matrix < _TINY, 0.0, matrix)
+    op = _operator(matrix, sparse)
+    out = np.empty((p.shape[0], times.size, k))
+    t, j = 0, 0
+    while j < times.size:
+        if t == times[j]:
+            out[:, j] = p
+            j += 1
+            continue
+        p = np.asarray(p @ op)
+        p[p < _TINY] = 0.0  # flush subnormals (see propagate)
+        t += 1
+    return out[0] if single else out
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def sample_paths(
+    kernel: Kernel,
+    s0: ArrayLike,
+    steps: int,
+    n_paths: int,
+    seed: int | np.random.SeedSequence | np.random.Generator,
+) -> NDArray[np.int64]:
+    """Sample state paths of the chain by inverse-CDF sampling, all paths at once.
+
+    With ``F[s, j] = sum_{r <= j} P[s, r]`` and ``U ~ Uniform[0, 1)``, the next state is the
+    first ``j`` with ``F[s, j] > U``; the rows are searched together by offsetting row ``s``'s
+    CDF by ``s`` (one ``searchsorted`` on the flattened, non-decreasing array per step).
+
+    Parameters
+    ----------
+    kernel : Kernel
+        Complete.
+    s0 : int or array_like of int, shape (n_paths,)
+        Start state(s).
+    steps : int
+    n_paths : int
+    seed : int, SeedSequence or Generator
+        For ``np.random.default_rng``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_paths, steps + 1)
+        Column 0 is ``s0``.
+    """
+    kernel = _check_kernel(kernel)
+    steps = _check_int(steps, "steps", 0)
+    n_paths = _check_int(n_paths, "n_paths", 1)
+    k = kernel.n_states
+    start = np.asarray(s0)
+    if start.shape not in ((), (n_paths,)) or not np.issubdtype(start.dtype, np.integer):
+        raise ValueError(f"s0 must be an integer state or {n_paths} integer states, got {s0!r}")
+    start = np.broadcast_to(start, (n_paths,))
+    if start.min() < 0 or start.max() >= k:
+        raise ValueError(f"start states must lie in [0, {k - 1}], got {s0!r}")
+    cdf = np.minimum(np.cumsum(kernel.matrix, axis=1), 1.0)  # monotone, ends at 1
+    cdf[:, -1] = 1.0
+    flat = (cdf + np.arange(k)[:, None]).ravel()
+    rng = np.random.default_rng(seed)
+    paths = np.empty((n_paths, steps + 1), dtype=np.int64)
+    paths[:, 0] = start
+    s = paths[:, 0].copy()
+    for t in range(1, steps + 1):
+        u = rng.random(n_paths)
+        s = np.searchsorted(flat, s + u, side="right") - s * k
+        np.clip(s, 0, k - 1, out=s)
+        paths[:, t] = s
+    return paths
+
+
+# ----------------------------------------------------------------------------- d dimensions
+
+
+def _check_kernels(kernels: Sequence[Kernel], x0: ArrayLike) -> NDArray[np.float64]:
+    if len(kernels) == 0:
+        raise ValueError("pass one kernel per coordinate (got none)")
+    x = np.asarray(x0, dtype=np.float64)
+    if x.shape != (len(kernels),):
+        raise ValueError(
+            f"x0 must have shape ({len(kernels)},), one value per kernel, got {x.shape}"
+        )
+    for i, ker in enumerate(kernels):
+        _check_kernel(ker, f"kernels[{i}]")
+        if ker.scaler is None:
+            raise ValueError(f"kernels[{i}] has no scaler; build it with scaler=...")
+    return x
+
+
+def predict_laws(
+    kernels: Sequence[Kernel], x0: ArrayLike, steps: int, *, every: int = 1
+) -> list[NDArray[np.float64]]:
+    """Predicted marginal laws of every coordinate from the start ``x0``.
+
+    Coordinate ``i`` is propagated by its own kernel, ``delta_{s_i(x0_i)} (P^(ii))^t``: the
+    block kernel ``Q = [lambda_ij P^(ij)]`` with ``lambda_ii = 1`` and zero off-diagonal
+    blocks (channel independence; see the module docstring for what this ignores).
+
+    Parameters
+    ----------
+    kernels : sequence of Kernel, length d
+        Complete, with scalers.
+    x0 : array_like, shape (d,)
+        Start, in value units.
+    steps : int
+    every : int
+        As in :func:`propagate`.
+
+    Returns
+    -------
+    list of ndarray, shapes (steps // every + 1, K_i)
+    """
+    x = _check_kernels(kernels, x0)
+    return [
+        propagate(ker, initial_law(ker, x[i]), steps, every=every) for i, ker in enumerate(kernels)
+    ]
+
+
+def sample_trajectories(
+    kernels: Sequence[Kernel],
+    x0: ArrayLike,
+    steps: int,
+    n_paths: int,
+    seed: int | np.random.SeedSequence,
+) -> NDArray[np.float64]:
+    """Sample predicted trajectories in value units, each coordinate by its own chain.
+
+    Coordinates are sampled independently (channel independence, see the module docstring),
+    with independent streams ``np.random.SeedSequence(seed).spawn(d)``; states map back to the
+    centres of their bins by each kernel's scaler.
+
+    Parameters
+    ----------
+    kernels : sequence of Kernel, length d
+    x0 : array_like, shape (d,)
+    steps, n_paths : int
+    seed : int or SeedSequence
+
+    Returns
+    -------
+    ndarray, shape (n_paths, steps + 1, d)
+    """
+    x = _check_kernels(kernels, x0)
+    seeds = np.random.SeedSequence(seed).spawn(len(kernels))
+    out = np.empty((_check_int(n_paths, "n_paths", 1), _check_int(steps, "steps", 0) + 1, x.size))
+    for i, ker in enumerate(kernels):
+        s0 = ker.scaler.to_states(x[i])
+        paths = sample_paths(ker, s0, steps, n_paths, seeds[i])
+        out[:, :, i] = ker.scaler.to_values(paths)
+    return out
+
+
+# ----------------------------------------------------------------------------- basins
+
+
+def _basin_labels(
+    points: NDArray[np.float64], basin_fn: BasinFn, n_basins: int | None
+) -> tuple[NDArray[np.int64], int]:
+    labels = np.asarray(basin_fn(points))
+    if labels.shape != points.shape[:-1] or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"basin_fn must map points of shape (..., d) to integer basin indices of shape "
+            f"(...), got {labels.dtype} of shape {labels.shape} for points {points.shape}"
+        )
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"basin_fn returned a negative basin index ({labels.min()})")
+    inferred = int(labels.max()) + 1 if labels.size else 1
+    if n_basins is None:
+        n_basins = inferred
+    elif _check_int(n_basins, "n_basins", 1) < inferred:
+        raise ValueError(f"basin_fn returned index {inferred - 1} but n_basins={n_basins}")
+    return labels.astype(np.int64), int(n_basins)
+
+
+def basin_probabilities(
+    final_thetas: ArrayLike, basin_fn: BasinFn, n_basins: int | None = None
+) -> NDArray[np.float64]:
+    """Fraction of points in each basin, ``pi_b = #{j : basin(theta_j) = b} / n``.
+
+    Parameters
+    ----------
+    final_thetas : array_like, shape (n, d)
+        E.g. the last values of :func:`sample_trajectories` (predicted) or of real runs.
+    basin_fn : callable
+        Maps ``(..., d)`` points to integer basin indices ``(...)`` (``problem.basin``).
+    n_basins : int, optional
+        Number of basins (default: largest index seen + 1; pass ``len(problem.minimizers())``
+        so that empty basins count).
+
+    Returns
+    -------
+    ndarray, shape (n_basins,)
+    """
+    pts = np.asarray(final_thetas, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[0] == 0:
+        raise ValueError(f"final_thetas must have shape (n, d) with n >= 1, got {pts.shape}")
+    if not np.all(np.isfinite(pts)):
+        raise ValueError("final_thetas contains NaN or Inf")
+    labels, n_basins = _basin_labels(pts, basin_fn, n_basins)
+    return np.bincount(labels, minlength=n_basins) / labels.size
+
+
+def basin_frequencies(
+    runs: ArrayLike, basin_fn: BasinFn, n_basins: int | None = None
+) -> NDArray[np.float64]:
+    """Basin-hit frequencies of real runs: :func:`basin_probabilities` of their last values.
+
+    Parameters
+    ----------
+    runs : array_like, shape (n_runs, steps + 1, d) or (n_runs, d)
+        Runs (their last step is used) or final values.
+    basin_fn, n_basins
+        As in :func:`basin_probabilities`.
+    """
+    r = np.asarray(runs, dtype=np.float64)
+    if r.ndim == 3:
+        r = r[:, -1]
+    return basin_probabilities(r, basin_fn, n_basins)
+
+
+def predicted_basin_probabilities(
+    laws: Sequence[ArrayLike],
+    kernels: Sequence[Kernel],
+    basin_fn: BasinFn,
+    n_basins: int | None = None,
+) -> NDArray[np.float64]:
+    """Basin probabilities of the product of predicted marginal laws, without sampling.
+
+    Under channel independence the predicted joint law is ``prod_i p^(i)``, so
+
+    .. math::
+
+        \\pi_b = \\sum_{s_1, \\dots, s_d} \\prod_i p^{(i)}(s_i) \\,
+        \\mathbf 1[\\mathrm{basin}(x_1(s_1), \\dots, x_d(s_d)) = b],
+
+    with ``x_i(s)`` the bin centres; the sum runs over the product of the marginals' supports
+    (at most :data:`MAX_PRODUCT_STATES` points; otherwise sample with
+    :func:`sample_trajectories` and use :func:`basin_probabilities`).
+
+    Parameters
+    ----------
+    laws : sequence of array_like, shapes (K_i,)
+        One law per coordinate (e.g. ``predict_laws(...)[i][-1]``).
+    kernels : sequence of Kernel
+        Their scalers give the bin centres.
+    basin_fn, n_basins
+        As in :func:`basin_probabilities`.
+
+    Returns
+    -------
+    ndarray, shape (n_basins,)
+    """
+    if len(laws) != len(kernels) or len(laws) == 0:
+        raise ValueError(f"pass one law per kernel, got {len(laws)} laws and {len(kernels)}")
+    supports, masses, values = [], [], []
+    for i, (law, ker) in enumerate(zip(laws, kernels, strict=True)):
+        p = _check_start_laws(law, ker.n_states)
+        if p.ndim != 1 or ker.scaler is None:
+            raise ValueError(
+                f"laws[{i}] must be one law of shape ({ker.n_states},) and "
+                f"kernels[{i}] must have a scaler"
+            )
+        s = np.flatnonzero(p)
+        supports.append(s)
+        masses.append(p[s])
+        values.append(np.asarray(ker.scaler.to_values(s)))
+    size = int(np.prod([s.size for s in supports], dtype=np.float64))
+    if size > MAX_PRODUCT_STATES:
+        raise ValueError(
+            f"the product of the marginals' supports has {size} points (more than "
+            f"{MAX_PRODUCT_STATES}); sample with sample_trajectories and use basin_probabilities"
+        )
+    grids = np.meshgrid(*values, indexing="ij")
+    points = np.stack(grids, axis=-1).reshape(-1, len(laws))
+    weight = masses[0]
+    for m in masses[1:]:
+        weight = np.multiply.outer(weight, m)
+    labels, n_basins = _basin_labels(points, basin_fn, n_basins)
+    probs = np.bincount(labels, weights=weight.ravel(), minlength=n_basins)
+    return probs / probs.sum()
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def compare_with_runs(
+    kernels: Sequence[Kernel],
+    x0: ArrayLike,
+    runs: ArrayLike,
+    horizons: ArrayLike,
+    *,
+    basin_fn: BasinFn | None = None,
+    n_basins: int | None = None,
+) -> dict[str, NDArray[np.float64] | float]:
+    """Score predicted laws against real SGD runs from the same start.
+
+    For each coordinate ``i`` and horizon ``t``, the predicted law ``p_t^(i)`` is compared with
+    the histogram ``h_t^(i)`` of ``runs[:, t, i]`` on the same state grid
+    (``scaler.to_states(..., warn=False)``: values beyond the grid count on the edge states)
+    by the Wasserstein-1 distance in value units,
+
+    .. math::
+
+        W_1(p, h) = \\Delta \\sum_s |F_p(s) - F_h(s)|,
+
+    ``Delta`` the bin width (:func:`sgdllm.metrics.w1`). The predicted mean is
+    ``sum_s p(s) x(s)`` over bin centres, the empirical mean that of the raw values.
+
+    Parameters
+    ----------
+    kernels : sequence of Kernel, length d
+        Complete, with scalers.
+    x0 : array_like, shape (d,)
+        The common start of the runs (checked against ``runs[:, 0]``).
+    runs : array_like, shape (n_runs, steps + 1, d)
+        Real SGD runs, e.g. ``run_sgd(problem, x0, steps, step, n_runs=200)``.
+    horizons : array_like of int, shape (h,)
+        Strictly increasing times in ``[0, steps]``.
+    basin_fn : callable, optional
+        ``problem.basin``; adds the basin comparison at the last horizon.
+    n_basins : int, optional
+        Number of basins (e.g. ``len(problem.minimizers())``).
+
+    Returns
+    -------
+    dict
+        ``"horizons"`` (h,); ``"w1"``, ``"mean_predicted"``, ``"mean_empirical"``,
+        ``"std_predicted"``, ``"std_empirical"``: (h, d) in value units. With ``basin_fn``:
+        ``"basin_predicted"`` (:func:`predicted_basin_probabilities`, product of the predicted
+        marginals), ``"basin_empirical"`` (:func:`basin_frequencies` of the runs at the last
+        horizon), both (n_basins,), and their total variation ``"basin_tv"``.
+    """
+    x = _check_kernels(kernels, x0)
+    r = np.asarray(runs, dtype=np.float64)
+    if r.ndim != 3 or r.shape[2] != x.size or r.shape[0] == 0:
+        raise ValueError(f"runs must have shape (n_runs, steps + 1, {x.size}), got {r.shape}")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("runs contains NaN or Inf (a diverged run?)")
+    if not np.allclose(r[:, 0], x, rtol=1e-9, atol=1e-12):
+        raise ValueError("runs must all start at x0 (runs[:, 0] == x0) to be compared with it")
+    h = np.asarray(horizons)
+    if h.ndim != 1 or h.size == 0 or not np.issubdtype(h.dtype, np.integer):
+        raise ValueError(f"horizons must be a non-empty 1-D array of integers, got {horizons!r}")
+    if h[0] < 0 or h[-1] >= r.shape[1] or np.any(np.diff(h) <= 0):
+        raise ValueError(
+            f"horizons must be strictly increasing in [0, {r.shape[1] - 1}] (the runs' steps), "
+            f"got {horizons!r}"
+        )
+    d, n_h = x.size, h.size
+    dist, mean_p, mean_e = np.empty((n_h, d)), np.empty((n_h, d)), np.empty((n_h, d))
+    std_p, std_e = np.empty((n_h, d)), np.empty((n_h, d))
+    last_laws = []
+    for i, ker in enumerate(kernels):
+        scaler = ker.scaler
+        laws = laws_at(ker, initial_law(ker, x[i]), h)
+        states = scaler.to_states(r[:, h, i], warn=False)  # (n_runs, h)
+        hist = np.stack([np.bincount(states[:, j], minlength=ker.n_states) for j in range(n_h)])
+        hist = hist / r.shape[0]
+        grid = scaler.grid()
+        dist[:, i] = w1(laws, hist, scaler.bin_width)
+        mean_p[:, i] = laws @ grid
+        std_p[:, i] = np.sqrt(np.maximum(laws @ grid**2 - mean_p[:, i] ** 2, 0.0))
+        mean_e[:, i] = r[:, h, i].mean(axis=0)
+        std_e[:, i] = r[:, h, i].std(axis=0)
+        last_laws.append(laws[-1])
+    out: dict[str, NDArray[np.float64] | float] = {
+        "horizons": h.astype(np.int64),
+        "w1": dist,
+        "mean_predicted": mean_p,
+        "mean_empirical": mean_e,
+        "std_predicted": std_p,
+        "std_empirical": std_e,
+    }
+    if basin_fn is not None:
+        pred = predicted_basin_probabilities(last_laws, kernels, basin_fn, n_basins)
+        emp = basin_frequencies(r[:, h[-1]], basin_fn, n_basins)
+        if emp.size != pred.size:
+            size = max(emp.size, pred.size)
+            pred, emp = np.pad(pred, (0, size - pred.size)), np.pad(emp, (0, size - emp.size))
+        out["basin_predicted"] = pred
+        out["basin_empirical"] = emp
+        out["basin_tv"] = float(0.5 * np.abs(pred - emp).sum())
+    return out
