@@ -94,7 +94,8 @@ def kl(p: ArrayLike, q: ArrayLike, eps: float = 0.0) -> NDArray[np.float64] | fl
         raise ValueError(f"eps must be in [0, 1], got {eps}")
     if eps > 0:
         b = (1.0 - eps) * b + eps / b.shape[-1]
-    return _scalar(rel_entr(a, b).sum(axis=-1))
+    # KL >= 0 (Gibbs); summing rel_entr terms can round to a tiny negative, e.g. -1e-306.
+    return _scalar(np.maximum(rel_entr(a, b).sum(axis=-1), 0.0))
 
 
 def w1(p: ArrayLike, q: ArrayLike, bin_width: float = 1.0) -> NDArray[np.float64] | float:
