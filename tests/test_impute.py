@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
 import ot
 import pytest
 
-import sgdllm.impute as impute_module
 from sgdllm.discretize import Scaler
 from sgdllm.impute import (
     impute,
@@ -18,6 +18,9 @@ from sgdllm.impute import (
 )
 from sgdllm.kernel import Kernel
 from sgdllm.metrics import w1
+
+# the module, not the function of the same name that sgdllm exports at its top level
+impute_module = importlib.import_module("sgdllm.impute")
 
 
 def gauss(k: int, mean: float, sd: float) -> np.ndarray:
