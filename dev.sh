@@ -44,7 +44,7 @@ ensure_env() {
 
 # Faster CPU training with glibc malloc (see DEVELOPERS.md); harmless elsewhere.
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000
-export MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+export PYDEVD_DISABLE_FILE_VALIDATION=1
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift

@@ -22,6 +22,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,25 @@ def chapter_parameters(
     return params
 
 
+@contextmanager
+def _inline_figures() -> Iterator[None]:
+    """Let the kernel draw inline figures even if the caller's MPLBACKEND says otherwise.
+
+    The kernel inherits this process' environment; a non-interactive backend there (such as
+    ``MPLBACKEND=Agg``, common on servers and CI) would make every ``plt.show()`` a silent no-op
+    and the book would lose its figures.
+    """
+    saved = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = saved
+
+
 def execute_chapter(
     layout: BookLayout,
     name: str,
@@ -206,14 +227,15 @@ def execute_chapter(
     numbers_file.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(staged_input),
-            str(staged),
-            parameters=params,
-            kernel_name=KERNEL_NAME,
-            cwd=str(layout.root),
-            progress_bar=False,
-        )
+        with _inline_figures():
+            papermill.execute_notebook(
+                str(staged_input),
+                str(staged),
+                parameters=params,
+                kernel_name=KERNEL_NAME,
+                cwd=str(layout.root),
+                progress_bar=False,
+            )
     except papermill.PapermillExecutionError as err:
         raise ChapterFailed(
             f"chapter {name!r} ({source}) failed in cell {err.cell_index} "

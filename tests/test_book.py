@@ -2,6 +2,7 @@
 paper's claims, and Jupyter Book builds the HTML with -n -W (pyhf-style notebook tests)."""
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -23,8 +24,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def built_book():
-    """Execute every chapter with the CI profile and build the HTML, once per session."""
-    build_book(ROOT, profile="ci")
+    """Execute every chapter with the CI profile and build the HTML, once per session.
+
+    MPLBACKEND=Agg is set on purpose, as on many servers: the executor must still give the
+    notebooks inline figures.
+    """
+    saved = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        build_book(ROOT, profile="ci")
+    finally:
+        if saved is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = saved
     return BookLayout(ROOT)
 
 
