@@ -1,0 +1,24 @@
+"""The language-model corner of sgdllm: loading, tokenizer adapters, Hierarchy-PDF, caching.
+
+Chapter: *Extracting transition probabilities*.
+
+This subpackage is the only part of sgdllm that imports torch and transformers. It turns a
+discretized series into next-state laws, row ``t`` being the model's law of ``s_{t+1}`` given
+``s_0..s_t`` (Liu et al. 2024, Hierarchy-PDF; serialization of Gruver et al. 2023);
+:func:`sgdllm.kernel.kernel_from_laws` turns them into a transition kernel.
+
+>>> lm = load_model()                                  # doctest: +SKIP
+>>> laws = next_state_laws(lm, states, digits=2)       # doctest: +SKIP
+"""
+
+from .adapters import detect_adapter
+from .hierarchy import next_state_laws, next_state_laws_multivariate
+from .load import LanguageModel, load_model
+
+__all__ = [
+    "LanguageModel",
+    "detect_adapter",
+    "load_model",
+    "next_state_laws",
+    "next_state_laws_multivariate",
+]

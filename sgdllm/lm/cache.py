@@ -1,0 +1,147 @@
+"""Disk cache of extracted next-state laws.
+
+Chapter: *Extracting transition probabilities*.
+
+Reading laws off a language model is the expensive step of the pipeline, so results can be kept
+on disk under a key of everything they depend on (the showyourwork habit: a change anywhere
+upstream invalidates them):
+
+.. math::
+
+    \\mathrm{key} = \\mathrm{sha256}(\\text{weights hash}, \\text{dtype}, \\text{adapter},
+    \\text{states}, \\text{digits}, \\text{refine}, \\text{depth}, \\text{window},
+    \\text{min\\_context}, \\text{algorithm version}, \\text{package version}).
+
+Each entry is ``<key>.npy`` (the laws, float64) and ``<key>.json`` (the inputs of the key, the
+shape, and the sha256 of the ``.npy`` bytes). Both are written atomically (a temporary file in
+the same directory, then ``os.replace``), the ``.npy`` first. On reading, an entry is trusted
+only if the sidecar names the same key, the checksum and shape match, and every row is finite,
+non-negative and sums to 1; anything else is treated as a miss and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "laws_key",
+    "load_laws",
+    "package_version",
+    "save_laws",
+]
+
+#: Bump when the extraction algorithm changes its output, to invalidate old entries.
+ALGORITHM_VERSION = 1
+_SUM_TOL = 1e-6
+
+
+def package_version() -> str:
+    """Installed version of ``sgdllm`` (``"unknown"`` when running from an uninstalled tree)."""
+    try:
+        return metadata.version("sgdllm")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def laws_key(
+    *,
+    weights_hash: str,
+    dtype: str,
+    adapter: dict[str, Any],
+    states: NDArray[np.int64],
+    digits: int,
+    options: dict[str, Any],
+) -> str:
+    """sha256 (hex) of everything the laws depend on.
+
+    ``states`` enter as their int64 little-endian bytes (and length); ``options`` as sorted
+    JSON. The algorithm and package versions are added here.
+    """
+    s = np.ascontiguousarray(states, dtype="<i8")
+    spec = {
+        "weights_hash": weights_hash,
+        "dtype": dtype,
+        "adapter": adapter,
+        "digits": int(digits),
+        "options": options,
+        "n_states": int(s.size),
+        "states_sha256": hashlib.sha256(s.tobytes()).hexdigest(),
+        "algorithm": ALGORITHM_VERSION,
+        "package": package_version(),
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def _paths(cache_dir: str | Path, key: str) -> tuple[Path, Path]:
+    root = Path(cache_dir)
+    return root / f"{key}.npy", root / f"{key}.json"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write with ``write(file_object)`` into a temporary file, then move it onto ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_laws(cache_dir: str | Path, key: str, laws: NDArray[np.float64]) -> Path:
+    """Store ``laws`` under ``key`` in ``cache_dir`` (created if needed); return the ``.npy``."""
+    npy, meta = _paths(cache_dir, key)
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.ascontiguousarray(laws, dtype=np.float64)
+    _atomic_write(npy, lambda fh: np.save(fh, arr, allow_pickle=False))
+    sidecar = {"key": key, "shape": list(arr.shape), "sha256": _sha256_file(npy)}
+    _atomic_write(meta, lambda fh: fh.write(json.dumps(sidecar).encode()))
+    return npy
+
+
+def load_laws(
+    cache_dir: str | Path, key: str, shape: tuple[int, int]
+) -> NDArray[np.float64] | None:
+    """The laws stored under ``key`` if present and valid, else ``None`` (recompute).
+
+    Valid means: the sidecar exists and names ``key`` and ``shape``, the ``.npy`` bytes match its
+    checksum, and the array has ``shape``, is finite, non-negative, with rows summing to 1.
+    """
+    npy, meta = _paths(cache_dir, key)
+    try:
+        sidecar = json.loads(meta.read_text())
+        if sidecar.get("key") != key or tuple(sidecar.get("shape", ())) != tuple(shape):
+            return None
+        if _sha256_file(npy) != sidecar.get("sha256"):
+            return None
+        arr = np.load(npy, allow_pickle=False)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    if arr.shape != tuple(shape) or arr.dtype != np.float64:
+        return None
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        return None
+    if arr.size and np.abs(arr.sum(axis=1) - 1.0).max() > _SUM_TOL:
+        return None
+    return arr

@@ -1,0 +1,670 @@
+"""Hierarchy-PDF: the law of the next state read off a language model, digit by digit.
+
+Chapter: *Extracting transition probabilities*.
+
+A causal language model reads the serialized series ``s_0, s_1, ..., s_t`` (LLMTime format,
+Gruver et al. 2023) and its softmax over the next token, restricted to the digit tokens, gives
+the law of the first digit of ``s_{t+1}``; fed the first digit, the law of the second; and so
+on. Writing a value as symbols ``a_0 a_1 ... a_{m-1}`` (digits, or one number token, see
+:mod:`sgdllm.lm.adapters`), the model's law of the next value is the product of the restricted
+softmaxes along the word,
+
+.. math::
+
+    P(s_{t+1} = a_0 \\dots a_{m-1} \\mid s_{0:t}) = \\prod_{k=0}^{m-1}
+    \\frac{\\exp \\ell_k(a_k \\mid s_{0:t}, a_{<k})}
+         {\\sum_{b < r_k} \\exp \\ell_k(b \\mid s_{0:t}, a_{<k})},
+
+with ``\\ell_k`` the logits of the token at level ``k``. This is Liu et al. 2024's
+Hierarchy-PDF ("LLMs learn governing principles of dynamical systems, revealing an in-context
+neural scaling law"): a tree of ``10**digits`` bins, each node refined by one 10-way softmax.
+
+How it is computed here (one window of the series at a time):
+
+1. **Main branch.** One teacher-forced forward pass over the serialized window gives, at every
+   value, the law of its first digit and of each next digit given the *observed* previous
+   digits; it also leaves the keys and values of every position in a KV cache.
+2. **Branches the data did not take.** A node ``(a_0, ..., a_{k-1})`` off the observed path
+   needs the model's output after hypothetical tokens. Its last token ``a_{k-1}`` is placed at
+   its true position and attends only to the cached main keys *before the branch point* and to
+   its own ancestors in the branch; all such nodes of one depth, for all values of a chunk,
+   go through the model in **one** forward pass, with explicit ``position_ids`` and a 4-D
+   additive attention mask over ``[cached main tokens | earlier branch tokens | new tokens]``.
+   The Hugging Face model's own forward is used (transformers honours a custom 4-D mask with
+   ``past_key_values``), so any causal LM with SDPA or eager attention works, whatever its
+   positional scheme.
+3. **Combination.** A refined node's law replaces its bin's mass split (its mass times the
+   10-way law); a node that is not refined spreads its mass uniformly over its sub-bins.
+
+Cost per value at full refinement: ``digits + 1`` teacher-forced tokens plus
+``sum_{k=1}^{n-1} (10^k - 1) = (10^n - 1)/9 - n`` branch tokens (0, 9 and 108 for ``n`` = 1, 2,
+3), against ``10^n`` sequences for naive scoring of every value.
+
+Series longer than the model's context are cut into windows (:func:`plan_windows`): each
+holds as many values as fit (:func:`values_per_window`; for the embedded model's 1024
+positions with a BOS token: 340 values at 2 digits, 255 at 3) and re-uses the last
+``min_context`` values of the previous one (default half a window: 170 and 127), so every law
+after the first window is conditioned on at least ``min_context`` values.
+
+Row ``t`` of the result is the law of value ``t + 1`` given values ``0..t``: it is read right
+after the separator that follows value ``t``. Row 0 is thus the law of value 1 given value 0,
+and the last row predicts the unseen value after the series. (The public research code has an
+off-by-one here; see the *Extracting transition probabilities* chapter.)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+from tqdm.auto import tqdm
+
+from ..discretize import MAX_DIGITS, check_digits
+from . import cache as disk_cache
+from .adapters import Adapter, Encoding, symbols
+from .load import LanguageModel
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "REFINE_MODES",
+    "Window",
+    "next_state_laws",
+    "next_state_laws_multivariate",
+    "plan_windows",
+    "values_per_window",
+]
+
+#: Refinement modes: every branch, or only the observed first digit and its neighbours.
+REFINE_MODES = ("full", "neighbours")
+#: Default maximum number of tokens in one forward pass (main-pass chunks and branch passes).
+DEFAULT_BATCH_SIZE = 1024
+#: Rows must sum to 1 within this tolerance before renormalization.
+SUM_TOL = 1e-4
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of values ``start..stop-1`` and the rows it produces, ``first..last``.
+
+    Row ``t`` is the law of value ``t + 1``; it is read from local value ``u = t - start + 1``
+    of the window (``u = stop - start`` is the unseen value after the series).
+    """
+
+    start: int
+    stop: int
+    first: int
+    last: int
+
+
+def values_per_window(adapter: Adapter, max_positions: int) -> int:
+    """Most values a window can hold within the model's context.
+
+    A window of ``W`` values takes ``len(prefix) + W (levels + len(sep))`` tokens, and the
+    hypothetical tokens of the unseen value after it need ``levels - 1`` more positions:
+
+    .. math:: W = \\lfloor (N_{ctx} - |prefix| - (m - 1)) / (m + |sep|) \\rfloor.
+    """
+    free = max_positions - len(adapter.prefix_ids) - (adapter.levels - 1)
+    return max(free // adapter.tokens_per_value, 0)
+
+
+def plan_windows(n_values: int, window: int, min_context: int) -> list[Window]:
+    """Cut a series of ``n_values`` values into overlapping windows of ``window`` values.
+
+    The first window starts at value 0 and gives rows ``0..window-2`` with their full history.
+    Each next window starts ``stride = window - min_context`` values later and re-uses the last
+    ``min_context`` values of its predecessor as context, so every row is computed exactly
+    once, from at least ``min_context`` previous values (rows ``t < min_context - 1`` see all
+    ``t + 1`` values there are). The last window ends with the series and also gives the last
+    row, the law of the unseen value after it.
+
+    Parameters
+    ----------
+    n_values : int
+        Length ``T`` of the series; there are ``T`` rows.
+    window : int
+        Values per window, at least 2.
+    min_context : int
+        Values of context of every row after the first window, ``1 <= min_context < window``.
+
+    Returns
+    -------
+    list of Window
+    """
+    if n_values < 1:
+        raise ValueError("the series is empty: pass at least one state to get one law")
+    if window < 2:
+        raise ValueError(
+            f"window={window} values cannot give any law (a law needs a value of context and "
+            f"room for the next one); use a model with a longer context or more values per "
+            f"window"
+        )
+    if not 1 <= min_context < window:
+        raise ValueError(
+            f"min_context={min_context} must be in [1, window - 1] = [1, {window - 1}]"
+        )
+    out = []
+    start = 0
+    while True:
+        stop = min(start + window, n_values)
+        first = 0 if start == 0 else start + min_context - 1
+        last = n_values - 1 if stop == n_values else stop - 2
+        out.append(Window(start, stop, first, last))
+        if stop == n_values:
+            return out
+        start += window - min_context
+
+
+# ----------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class _Options:
+    refine: str
+    depth: int
+    window: int
+    min_context: int
+    batch_size: int
+
+
+def _resolve_options(
+    lm: LanguageModel,
+    adapter: Adapter,
+    n_values: int,
+    digits: int,
+    refine: str | None,
+    depth: int | None,
+    window: int | None,
+    min_context: int | None,
+    batch_size: int,
+) -> _Options:
+    if refine is None:
+        refine = "full" if digits <= 3 else "neighbours"
+    if refine not in REFINE_MODES:
+        raise ValueError(f"refine={refine!r} is not one of {REFINE_MODES}")
+    depth = digits if depth is None else int(depth)
+    if not 1 <= depth <= digits:
+        raise ValueError(f"depth={depth} must be in [1, digits] = [1, {digits}]")
+    fit = values_per_window(adapter, lm.max_positions)
+    if window is None:
+        window = fit
+    if window > fit:
+        raise ValueError(
+            f"window={window} values need {len(adapter.prefix_ids)} + {window} x "
+            f"{adapter.tokens_per_value} tokens but {lm.name!r} holds {lm.max_positions} "
+            f"positions; pass window <= {fit}"
+        )
+    if window < 2:
+        raise ValueError(
+            f"the model's context ({lm.max_positions} tokens) cannot hold 2 values of "
+            f"{adapter.tokens_per_value} tokens, so no law can be computed; use a model with "
+            f"a longer context or fewer digits"
+        )
+    window = min(window, max(n_values, 2))
+    if min_context is None:
+        min_context = max(window // 2, 1)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number of tokens, got {batch_size}")
+    return _Options(refine, depth, int(window), int(min_context), int(batch_size))
+
+
+# ----------------------------------------------------------------------------- model calls
+
+
+def _restricted_log_softmax(logits: torch.Tensor, ids: Sequence[int]) -> NDArray[np.float64]:
+    """``log softmax`` of ``logits[..., ids]`` (in float32 at least), as float64 numpy."""
+    index = torch.as_tensor(ids, device=logits.device)
+    sub = logits.index_select(-1, index).float()
+    return torch.log_softmax(sub, dim=-1).double().cpu().numpy()
+
+
+def _forward(model: Any, **kwargs: Any) -> torch.Tensor:
+    """Logits ``(n_keep, vocab)`` of batch item 0 at the positions ``logits_to_keep``.
+
+    ``logits_to_keep`` is ``0`` (all positions) or a 1-D tensor of positions; models whose
+    forward lacks that argument compute all logits and are indexed afterwards.
+    """
+    keep = kwargs.pop("logits_to_keep")
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        return model(**kwargs, logits_to_keep=keep, use_cache=True).logits[0]
+    logits = model(**kwargs, use_cache=True).logits[0]
+    return logits if isinstance(keep, int) else logits[keep]
+
+
+def _main_pass(
+    model: Any,
+    ids: NDArray[np.int64],
+    wanted: NDArray[np.int64],
+    columns: NDArray[np.int64],
+    batch_size: int,
+    device: torch.device,
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """Teacher-forced pass over ``ids`` in chunks of ``batch_size`` tokens with a KV cache.
+
+    Returns the per-layer cached ``(keys, values)`` of all positions and the logits at the
+    positions ``wanted`` (sorted) of the token ids ``columns`` only (the value tokens; a large
+    vocabulary would otherwise cost ``len(wanted) x vocab`` floats), shape
+    ``(len(wanted), len(columns))``.
+    """
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    keep_columns = torch.as_tensor(columns, device=device)
+    chunks = []
+    for lo in range(0, ids.size, batch_size):
+        hi = min(lo + batch_size, ids.size)
+        keep = wanted[(wanted >= lo) & (wanted < hi)] - lo
+        logits = _forward(
+            model,
+            input_ids=torch.as_tensor(ids[None, lo:hi], device=device),
+            position_ids=torch.arange(lo, hi, device=device)[None],
+            past_key_values=cache,
+            logits_to_keep=torch.as_tensor(keep if keep.size else [hi - lo - 1], device=device),
+        )
+        if keep.size:
+            chunks.append(logits.index_select(-1, keep_columns))
+    layers = [(layer.keys, layer.values) for layer in cache.layers]
+    return layers, torch.cat(chunks) if chunks else torch.empty(0)
+
+
+# ----------------------------------------------------------------------------- the tree
+
+
+@dataclass
+class _Tree:
+    """Conditional laws of one window's targets, level by level.
+
+    ``cond[k]`` has shape ``(n, P_k, r_k)`` with ``P_k = r_0 ... r_{k-1}`` prefixes; ``refined[k]``
+    ``(n, P_k)`` says which prefixes get a law (the others are spread uniformly); ``observed[k]``
+    ``(n,)`` is the observed prefix index at level ``k`` (``-1`` for the unseen value).
+    """
+
+    cond: list[NDArray[np.float64]]
+    refined: list[NDArray[np.bool_]]
+    observed: NDArray[np.int64]
+
+    def needed(self, k: int) -> NDArray[np.bool_]:
+        """Prefixes of level ``k`` that need a branch pass: refined and off the observed path,
+        shape ``(n, P_k)``."""
+        prefixes = np.arange(self.refined[k].shape[1])
+        return self.refined[k] & (prefixes[None, :] != self.observed[:, k, None])
+
+    def combine(self) -> NDArray[np.float64]:
+        """Laws over all ``prod r_k`` values: ``mass_{k+1} = mass_k x cond_k`` (uniform if not
+        refined), shape ``(n, K)``."""
+        n = self.cond[0].shape[0]
+        mass = np.ones((n, 1))
+        for cond, refined in zip(self.cond, self.refined, strict=True):
+            r = cond.shape[2]
+            c = np.where(refined[:, :, None], cond, 1.0 / r)
+            mass = (mass[:, :, None] * c).reshape(n, -1)
+        return mass
+
+
+def _refined_sets(
+    radices: tuple[int, ...],
+    n: int,
+    opts: _Options,
+    center: NDArray[np.int64],
+) -> list[NDArray[np.bool_]]:
+    """Which prefixes of each level get their own law.
+
+    ``full``: all prefixes shorter than ``depth``. ``neighbours`` (Liu et al. 2024): those whose
+    first symbol is within 1 of ``center`` (the observed first digit, or the most likely one for
+    the unseen value), still only shorter than ``depth``. Level 0 is always refined. The sets are
+    closed under taking prefixes, so a refined node's parent is refined.
+    """
+    out = [np.ones((n, 1), dtype=bool)]
+    for k in range(1, len(radices)):
+        n_prefix = int(np.prod(radices[:k]))
+        if k >= opts.depth:
+            out.append(np.zeros((n, n_prefix), dtype=bool))
+            continue
+        if opts.refine == "full":
+            out.append(np.ones((n, n_prefix), dtype=bool))
+            continue
+        first = np.arange(n_prefix) // int(np.prod(radices[1:k]))
+        out.append(np.abs(first[None, :] - center[:, None]) <= 1)
+    return out
+
+
+def _attention_mask(
+    main_len: NDArray[np.int64],
+    ancestors: NDArray[np.int64],
+    n_main: int,
+    cache_len: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor:
+    """Additive 4-D mask ``(1, 1, E, cache_len + E)`` for ``E`` branch tokens.
+
+    Branch token ``i`` sees the cached main positions ``< main_len[i]``, the cached branch
+    tokens ``ancestors[i]`` (``-1`` = none) and itself; everything else gets the most negative
+    number of ``dtype`` (SDPA and eager attention both add the mask to the scores).
+    """
+    e = main_len.size
+    allowed = np.zeros((e, cache_len + e), dtype=bool)
+    allowed[:, :n_main] = np.arange(n_main)[None, :] < main_len[:, None]
+    rows, cols = np.nonzero(ancestors >= 0)
+    allowed[rows, ancestors[rows, cols]] = True
+    allowed[np.arange(e), cache_len + np.arange(e)] = True
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=device)
+    mask.masked_fill_(torch.as_tensor(~allowed, device=device), torch.finfo(dtype).min)
+    return mask[None, None]
+
+
+def _chunks(counts: NDArray[np.int64], batch_size: int) -> list[slice]:
+    """Consecutive target slices whose branch tokens per level stay within ``batch_size``.
+
+    ``counts`` is ``(n, levels)``; a slice always holds at least one target.
+    """
+    out, lo, total = [], 0, np.zeros(counts.shape[1], dtype=np.int64)
+    for i in range(counts.shape[0]):
+        if i > lo and (total + counts[i]).max() > batch_size:
+            out.append(slice(lo, i))
+            lo, total = i, np.zeros_like(total)
+        total += counts[i]
+    out.append(slice(lo, counts.shape[0]))
+    return out
+
+
+def _branch_chunk(
+    model: Any,
+    adapter: Adapter,
+    layers: list[tuple[torch.Tensor, torch.Tensor]],
+    tree: _Tree,
+    pos: NDArray[np.int64],
+    targets: slice,
+    device: torch.device,
+) -> None:
+    """Fill ``tree.cond`` for the branch nodes of ``targets``: one forward pass per level.
+
+    Node ``(a_0..a_{k-1})`` at level ``k`` is token ``a_{k-1}`` at position ``pos[u, k-1]``. If
+    its parent is on the observed path, it sees main positions ``< pos[u, k-1]``; otherwise it
+    sees what its parent sees, plus the parent.
+    """
+    from transformers import DynamicCache
+
+    radices = adapter.radices
+    idx = np.arange(targets.start, targets.stop)
+    n = idx.size
+    needed = [tree.needed(k)[idx] for k in range(len(radices))]
+    if not any(needed[k].any() for k in range(1, len(radices))):
+        return
+    # Per level: for every (target, prefix) its main length, ancestors and cache index.
+    main_len_prev = pos[idx, 0][:, None].copy()  # level 0: the root sees main < pos[u, 0]
+    anc_prev = np.full((n, 1, 0), -1, dtype=np.int64)
+    slot_prev = np.full((n, 1), -1, dtype=np.int64)
+    # Main positions any node of the chunk may see (the unseen value sees all of them).
+    n_main = min(int(pos[idx, : len(radices) - 1].max()), int(layers[0][0].shape[2]))
+    cache = DynamicCache(ddp_cache_data=[(k[:, :, :n_main], v[:, :, :n_main]) for k, v in layers])
+    cache_len = n_main
+    dtype = next(model.parameters()).dtype
+    for k in range(1, len(radices)):
+        r = radices[k - 1]
+        n_prefix = int(np.prod(radices[:k]))
+        prefixes = np.arange(n_prefix)
+        parent = prefixes // r
+        on_path = parent[None, :] == tree.observed[idx, k - 1, None]
+        main_len = np.where(on_path, pos[idx, k - 1][:, None], main_len_prev[:, parent])
+        parent_slot = np.where(on_path, -1, slot_prev[:, parent])
+        anc = np.concatenate([anc_prev[:, parent, :], parent_slot[:, :, None]], axis=2)
+        ti, pi = np.nonzero(needed[k])
+        slot = np.full((n, n_prefix), -1, dtype=np.int64)
+        if ti.size:
+            e = ti.size
+            tokens = np.asarray(adapter.level_ids[k - 1])[pi % r]
+            positions = pos[idx[ti], k - 1]
+            mask = _attention_mask(main_len[ti, pi], anc[ti, pi], n_main, cache_len, dtype, device)
+            logits = _forward(
+                model,
+                input_ids=torch.as_tensor(tokens[None], device=device),
+                position_ids=torch.as_tensor(positions[None], device=device),
+                attention_mask=mask,
+                past_key_values=cache,
+                logits_to_keep=0,
+            )
+            lp = _restricted_log_softmax(logits, adapter.level_ids[k])
+            tree.cond[k][idx[ti], pi] = np.exp(lp)
+            slot[ti, pi] = cache_len + np.arange(e)
+            cache_len += e
+        main_len_prev, anc_prev, slot_prev = main_len, anc, slot
+
+
+def _window_laws(
+    lm: LanguageModel,
+    adapter: Adapter,
+    states: NDArray[np.int64],
+    window: Window,
+    opts: _Options,
+    bar: Any,
+) -> NDArray[np.float64]:
+    """Laws of rows ``window.first..window.last`` from one window, shape ``(rows, K)``."""
+    radices = adapter.radices
+    m = len(radices)
+    values = states[window.start : window.stop]
+    enc: Encoding = adapter.encode(values)
+    u = np.arange(window.first, window.last + 1) - window.start + 1  # local target values
+    n = u.size
+    seen = u < values.size
+    pos = enc.value_pos[u]  # (n, m)
+    sym = np.zeros((n, m), dtype=np.int64)
+    sym[seen] = symbols(values[u[seen]], radices)
+    observed = np.zeros((n, m), dtype=np.int64)
+    for k in range(1, m):
+        observed[:, k] = observed[:, k - 1] * radices[k - 1] + sym[:, k - 1]
+    observed[~seen, 1:] = -1
+    # Main pass: logits before every observed level (within depth) and before unseen values.
+    levels = np.arange(m)
+    use = (levels[None, :] < opts.depth) & (seen[:, None] | (levels[None, :] == 0))
+    ti, ki = np.nonzero(use)
+    where = pos[ti, ki] - 1
+    wanted, inverse = np.unique(where, return_inverse=True)
+    columns = np.unique(np.concatenate([np.asarray(ids) for ids in adapter.level_ids]))
+    layers, logits = _main_pass(lm.model, enc.ids, wanted, columns, opts.batch_size, lm.device)
+    cond = [np.full((n, int(np.prod(radices[:k])), radices[k]), np.nan) for k in range(m)]
+    for k in range(m):
+        sel = ki == k
+        if sel.any():
+            rows = logits[torch.as_tensor(inverse[sel], device=logits.device)]
+            lp = _restricted_log_softmax(rows, np.searchsorted(columns, adapter.level_ids[k]))
+            cond[k][ti[sel], observed[ti[sel], k]] = np.exp(lp)
+    center = np.where(seen, sym[:, 0], np.argmax(cond[0][:, 0], axis=1))
+    tree = _Tree(cond, _refined_sets(radices, n, opts, center), observed)
+    # Branch passes, chunked over targets.
+    counts = np.stack([tree.needed(k).sum(axis=1) for k in range(m)], axis=1)
+    for chunk in _chunks(counts, opts.batch_size):
+        _branch_chunk(lm.model, adapter, layers, tree, pos, chunk, lm.device)
+        bar.update(chunk.stop - chunk.start)
+    return tree.combine()
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_laws(laws: NDArray[np.float64], name: str) -> NDArray[np.float64]:
+    """Raise on non-finite rows or rows not summing to 1 (within ``SUM_TOL``); renormalize."""
+    bad = ~np.isfinite(laws).all(axis=1)
+    if bad.any():
+        raise FloatingPointError(
+            f"the law of row {int(np.argmax(bad))} from {name!r} is not finite (NaN/Inf logits); "
+            f"load the model in float32 (dtype='float32') or check its weights"
+        )
+    sums = laws.sum(axis=1)
+    off = np.abs(sums - 1.0) > SUM_TOL
+    if off.any():
+        i = int(np.argmax(off))
+        raise FloatingPointError(
+            f"the law of row {i} from {name!r} sums to {sums[i]:.6g}, not 1; this is a bug in "
+            f"the refinement (please report it with the settings used)"
+        )
+    return laws / sums[:, None]
+
+
+def _check_attention(model: Any) -> None:
+    impl = getattr(model.config, "_attn_implementation", None)
+    if impl not in ("sdpa", "eager"):
+        raise ValueError(
+            f"the model uses attn_implementation={impl!r}, which ignores the custom 4-D masks "
+            f"of the branch passes; load it with load_model (which picks 'sdpa') or call "
+            f"model.set_attn_implementation('sdpa')"
+        )
+
+
+def _as_states(states: ArrayLike, digits: int) -> NDArray[np.int64]:
+    s = np.asarray(states)
+    if s.ndim != 1:
+        raise ValueError(
+            f"next_state_laws expects a 1-D series of states, got shape {s.shape}; use "
+            f"next_state_laws_multivariate for (T, d) arrays"
+        )
+    if s.size == 0:
+        raise ValueError("the series is empty: pass at least one state to get one law")
+    if not np.issubdtype(s.dtype, np.integer) or s.min() < 0 or s.max() >= 10**digits:
+        raise ValueError(
+            f"states must be integers in [0, {10**digits - 1}] for digits={digits}; got values "
+            f"in [{s.min()}, {s.max()}] of dtype {s.dtype}; discretize the series first"
+        )
+    return s.astype(np.int64)
+
+
+def _coarsen(laws: NDArray[np.float64], digits: int, depth: int) -> NDArray[np.float64]:
+    """Keep the first ``depth`` digits of laws over ``10**digits`` values, spread the rest."""
+    if depth >= digits:
+        return laws
+    n = laws.shape[0]
+    fine = 10 ** (digits - depth)
+    coarse = laws.reshape(n, -1, fine).sum(axis=2, keepdims=True)
+    return np.broadcast_to(coarse / fine, (n, 10**depth, fine)).reshape(n, -1).copy()
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def next_state_laws(
+    lm: LanguageModel,
+    states: ArrayLike,
+    digits: int,
+    *,
+    refine: str | None = None,
+    depth: int | None = None,
+    window: int | None = None,
+    min_context: int | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> NDArray[np.float64]:
+    """The language model's law of every next state of a series (Hierarchy-PDF).
+
+    Row ``t`` is ``P(s_{t+1} = . | s_0, ..., s_t)`` over the ``K = 10**digits`` states, the
+    product over digit levels of the model's softmax restricted to the digit tokens (Liu et al.
+    2024; serialization of Gruver et al. 2023); see the module docstring for the algorithm.
+    ``kernel_from_laws(states, laws, digits)`` turns the rows into a transition kernel.
+
+    Parameters
+    ----------
+    lm : LanguageModel
+        From :func:`sgdllm.lm.load_model`.
+    states : array_like of int, shape (T,)
+        States in ``0..K-1`` (from :func:`sgdllm.discretize.discretize`).
+    digits : int
+        Digits per value.
+    refine : {"full", "neighbours"}, optional
+        ``"full"`` refines every branch (the exact model law over all ``K`` values);
+        ``"neighbours"`` only the observed first digit and its two neighbours (Liu et al.'s
+        default; the unseen last value uses its most likely first digit), the other first-digit
+        bins keeping their mass spread uniformly. Default: full for ``digits <= 3``.
+        Number-token models (one softmax per value) always give the full law.
+    depth : int, optional
+        Digit levels resolved, ``1..digits`` (default all); deeper digits are uniform within
+        their bin.
+    window : int, optional
+        Values per window (default: as many as the model's context holds, see
+        :func:`values_per_window`). Longer series are cut into windows by
+        :func:`plan_windows`.
+    min_context : int, optional
+        Values of context of every law after the first window (default ``window // 2``): each
+        window re-uses the last ``min_context`` values of the previous one.
+    cache_dir : str or path, optional
+        Directory of cached results (:mod:`sgdllm.lm.cache`); ``None`` computes every time.
+    progress : bool
+        Show a progress bar (tqdm) over the laws computed.
+    batch_size : int
+        Maximum tokens per forward pass (memory bound); does not change the result.
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+        Rows are non-negative and sum to 1.
+    """
+    digits = check_digits(digits, MAX_DIGITS)
+    s = _as_states(states, digits)
+    adapter = lm.adapter_for(digits)
+    opts = _resolve_options(
+        lm, adapter, s.size, digits, refine, depth, window, min_context, batch_size
+    )
+    _check_attention(lm.model)
+    key = None
+    if cache_dir is not None:
+        key = disk_cache.laws_key(
+            weights_hash=lm.weights_hash,
+            dtype=str(lm.dtype),
+            adapter=adapter.describe(),
+            states=s,
+            digits=digits,
+            options={
+                "refine": opts.refine,
+                "depth": opts.depth,
+                "window": opts.window,
+                "min_context": opts.min_context,
+            },
+        )
+        hit = disk_cache.load_laws(cache_dir, key, (s.size, 10**digits))
+        if hit is not None:
+            return hit
+    plan = plan_windows(s.size, opts.window, opts.min_context)
+    rows = []
+    with (
+        torch.inference_mode(),
+        tqdm(
+            total=s.size, disable=not progress, desc=f"Hierarchy-PDF ({lm.name})", unit="law"
+        ) as bar,
+    ):
+        for w in plan:
+            rows.append(_window_laws(lm, adapter, s, w, opts, bar))
+    laws = _check_laws(np.concatenate(rows), lm.name)
+    if adapter.levels == 1:
+        laws = _coarsen(laws, digits, opts.depth)
+    if cache_dir is not None and key is not None:
+        disk_cache.save_laws(cache_dir, key, laws)
+    return laws
+
+
+def next_state_laws_multivariate(
+    lm: LanguageModel,
+    states: ArrayLike,
+    digits: int,
+    **kwargs: Any,
+) -> list[NDArray[np.float64]]:
+    """Next-state laws of every coordinate of a ``(T, d)`` series, one series at a time.
+
+    Channel independence (the paper's diagonal blocks ``P^(ii)``): coordinate ``i`` is
+    serialized and read on its own, so ``out[i]`` is ``next_state_laws(lm, states[:, i],
+    digits, **kwargs)``, shape ``(T, 10**digits)``.
+    """
+    arr = np.asarray(states)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"next_state_laws_multivariate expects states of shape (T, d), got {arr.shape}; "
+            f"use next_state_laws for one coordinate"
+        )
+    return [next_state_laws(lm, arr[:, i], digits, **kwargs) for i in range(arr.shape[1])]
