@@ -1,0 +1,148 @@
+"""Evaluation of in-context kernels: exact model laws, classical rows, the evaluation loop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sgdllm.kernel import count_kernel, cv_bandwidth, rule_bandwidth
+from sgdllm.lm.evaluate import (
+    ESTIMATORS,
+    estimator_rows,
+    evaluate,
+    exact_laws_fn,
+    main,
+    markdown_table,
+    targets,
+)
+from sgdllm.lm.pretrain import DigitGPT, ModelSpec, save_pretrained
+from sgdllm.lm.tokenizer import encode_states
+from sgdllm.processes import make_process, serialize_process
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = DigitGPT(ModelSpec(n_embd=24, n_layer=2, n_head=2, n_positions=128))
+    with torch.no_grad():  # sharpen the random model so that its laws are far from uniform
+        model.wte.weight.mul_(20.0)
+    out = tmp_path_factory.mktemp("tiny")
+    save_pretrained(model, out)
+    return out
+
+
+def _brute_force_laws(model_dir: Path, states: np.ndarray, digits: int) -> np.ndarray:
+    """Score every number at every step through transformers' GPT2LMHeadModel."""
+    from transformers import AutoModelForCausalLM
+
+    lm = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    k = 10**digits
+    cands = np.array(
+        [[(v // 10 ** (digits - 1 - j)) % 10 for j in range(digits)] for v in range(k)]
+    )
+    out = np.empty((len(states), k))
+    for t in range(len(states)):
+        prefix = encode_states(states[: t + 1], digits)
+        ids = torch.from_numpy(np.hstack([np.tile(prefix, (k, 1)), cands]))
+        with torch.no_grad():
+            logp = torch.log_softmax(lm(ids).logits[:, :, :10].double(), -1).numpy()
+        p0 = len(prefix) - 1
+        out[t] = np.exp(sum(logp[np.arange(k), p0 + j, cands[:, j]] for j in range(digits)))
+    return out
+
+
+@pytest.mark.parametrize("digits", [2, 3])
+def test_exact_laws_equal_brute_force_scoring(tiny_model: Path, digits: int) -> None:
+    rng = np.random.default_rng(digits)
+    states = rng.integers(150 if digits == 3 else 15, 850 if digits == 3 else 85, 4)
+    laws = exact_laws_fn(tiny_model)(states, digits)
+    assert laws.shape == (4, 10**digits)
+    np.testing.assert_allclose(laws.sum(axis=1), 1.0, atol=1e-9)
+    assert laws.max() > 5.0 / 10**digits  # not uniform
+    rows = [0, 3] if digits == 3 else range(4)
+    ref = _brute_force_laws(tiny_model, states, digits)
+    np.testing.assert_allclose(laws[list(rows)], ref[list(rows)], atol=1e-5)
+
+
+@pytest.mark.parametrize("digits", [2, 3])
+def test_estimator_rows_equal_count_kernel(digits: int) -> None:
+    rng = np.random.default_rng(0)
+    _, states, _ = serialize_process(make_process("langevin", rng), 60, digits, rng)
+    steps = [30, 45, 59]
+    rows = estimator_rows(states, digits, steps)
+    hcv = cv_bandwidth(states[:31], digits)
+    for i, t in enumerate(steps):
+        ctx, cur = states[: t + 1], states[t]
+        lap = count_kernel(ctx, digits, "laplace").matrix[cur]
+        rule = count_kernel(ctx, digits, "gaussian", bandwidth=rule_bandwidth(ctx)).matrix[cur]
+        cv = count_kernel(ctx, digits, "gaussian", bandwidth=hcv).matrix[cur]
+        np.testing.assert_allclose(rows["laplace"][i], lap, atol=1e-12)
+        np.testing.assert_allclose(rows["rule"][i], rule, atol=1e-10)
+        np.testing.assert_allclose(rows["cv"][i], cv, atol=1e-10)
+
+
+def _oracle_stub(states: np.ndarray, digits: int) -> np.ndarray:
+    """A stub 'model': uniform laws (the loop must score it like any estimator)."""
+    return np.full((len(states), 10**digits), 1.0 / 10**digits)
+
+
+def test_evaluation_loop_with_a_stub(tmp_path: Path) -> None:
+    report = evaluate(
+        _oracle_stub,
+        families=("ar1", "student_t_ar"),
+        digits=(2,),
+        contexts={2: (10, 30)},
+        n_series=2,
+        seed=1,
+    )
+    res = report["results"]["2"]
+    assert set(res) == {"ar1", "student_t_ar"} and report["held_out"] == ["student_t_ar"]
+    for fam in res.values():
+        assert set(fam) == {"10", "30"}
+        for n in fam.values():
+            assert set(n) == set(ESTIMATORS)
+            for e in ESTIMATORS:
+                assert np.isfinite(n[e]["bd"]) and 0 <= n[e]["tv"] <= 1
+            # the uniform stub loses to Gaussian smoothing on AR-like series
+            assert n["model"]["bd"] > n["cv"]["bd"]
+    assert targets(report)["beats_laplace"] is False
+    table = markdown_table(report)
+    assert "| student_t_ar* | 30 |" in table and "| ar1 | 10 |" in table
+    json.dumps(report)  # JSON-ready
+    again = evaluate(
+        _oracle_stub, families=("ar1",), digits=(2,), contexts={2: (10, 30)}, n_series=2, seed=1
+    )
+    assert again["results"]["2"]["ar1"] == res["ar1"]  # fixed seeds
+
+
+def test_cli_quick_evaluation(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    import sgdllm.lm.evaluate as ev
+
+    # the tiny model has 128 positions: shrink the quick protocol to fit
+    real = ev.evaluate
+
+    def small(fn, **kw):
+        kw.update(contexts={2: (10, 30), 3: (10,)}, n_series=2)
+        return real(fn, **kw)
+
+    monkeypatch.setattr(ev, "evaluate", small)
+    out = tmp_path / "evaluation.json"
+    assert main(model=tiny_model, quick=True, out=out, card=tmp_path / "t.md") == 0
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"2", "3"} and "targets" in report
+    assert (tmp_path / "t.md").read_text().startswith("**2 digits**")
+
+
+def test_exact_laws_agree_with_the_book_hierarchy_pdf(tiny_model: Path) -> None:
+    """The text format the model was trained on is the one sgdllm.lm reads (full refinement)."""
+    lm_mod = pytest.importorskip("sgdllm.lm")
+    if not hasattr(lm_mod, "next_state_laws"):
+        pytest.skip("sgdllm.lm.next_state_laws not available")
+    states = np.random.default_rng(0).integers(15, 85, 12)
+    lm = lm_mod.load_model(tiny_model)
+    ref = lm_mod.next_state_laws(lm, states, 2, refine="full", progress=False)
+    np.testing.assert_allclose(exact_laws_fn(tiny_model)(states, 2), ref, atol=1e-6)

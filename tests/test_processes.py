@@ -1,0 +1,87 @@
+"""Random training and held-out processes: exact kernels, determinism, serialization."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgdllm.discretize import Scaler
+from sgdllm.metrics import tv
+from sgdllm.processes import (
+    ALL_FAMILIES,
+    HELD_OUT_FAMILIES,
+    TRAIN_FAMILIES,
+    TRAIN_WEIGHTS,
+    MarkovChain,
+    make_process,
+    random_train_process,
+    serialize_process,
+)
+from sgdllm.truth import monte_carlo_kernel
+
+
+@pytest.mark.parametrize("family", sorted(ALL_FAMILIES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_kernel_matches_monte_carlo(family: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    proc = make_process(family, rng)
+    _, states, scaler = serialize_process(proc, 200, 2, rng)
+    exact = proc.kernel(scaler)
+    assert exact.shape == (100, 100)
+    np.testing.assert_allclose(exact.sum(axis=1), 1.0, atol=1e-12)
+    assert (exact >= 0).all()
+    mc = monte_carlo_kernel(proc.step, scaler, 20_000, seed=seed + 7)
+    rows = np.unique(states)
+    # Monte Carlo noise on 100 bins with 20k samples is ~0.01-0.02 in TV
+    assert np.max(tv(exact[rows], mc[rows])) < 0.045
+
+
+@pytest.mark.parametrize("family", sorted(ALL_FAMILIES))
+def test_deterministic_by_seed(family: str) -> None:
+    def draw(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return make_process(family, rng).sample(50, rng)
+
+    np.testing.assert_array_equal(draw(3), draw(3))
+    assert not np.array_equal(draw(3), draw(4))
+    assert np.all(np.isfinite(draw(5)))
+
+
+def test_three_digit_kernels_are_stochastic() -> None:
+    rng = np.random.default_rng(0)
+    for family in sorted(ALL_FAMILIES):
+        proc = make_process(family, rng)
+        _, states, scaler = serialize_process(proc, 100, 3, rng)
+        k = proc.kernel(scaler)
+        assert k.shape == (1000, 1000)
+        np.testing.assert_allclose(k.sum(axis=1), 1.0, atol=1e-10)
+        assert states.min() >= 150 and states.max() <= 850
+
+
+def test_serialization_matches_the_book() -> None:
+    rng = np.random.default_rng(1)
+    _, states, scaler = serialize_process(make_process("ar1", rng), 300, 2, rng)
+    assert isinstance(scaler, Scaler)
+    # whole-series min/max rescaling, as sgdllm.discretize does at inference
+    assert states.min() == 15 and states.max() == 85
+
+
+def test_markov_chain_copies_exact_states() -> None:
+    rng = np.random.default_rng(5)
+    proc = MarkovChain(rng)
+    _, states, scaler = serialize_process(proc, 400, 2, rng)
+    assert len(np.unique(states)) <= proc.n
+    k = proc.kernel(scaler)
+    support = np.unique(scaler.to_states(proc.values, warn=False))
+    assert set(np.flatnonzero(k[states[0]] > 0)) <= set(support)
+
+
+def test_families_split_and_training_mixture() -> None:
+    assert set(TRAIN_FAMILIES).isdisjoint(HELD_OUT_FAMILIES)
+    assert len(HELD_OUT_FAMILIES) >= 2
+    assert set(TRAIN_WEIGHTS) == set(TRAIN_FAMILIES)
+    rng = np.random.default_rng(0)
+    names = {random_train_process(rng).name for _ in range(300)}
+    assert names == set(TRAIN_FAMILIES)
+    with pytest.raises(ValueError, match="unknown family"):
+        make_process("sgd", rng)
