@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/bench_core.py            # full run, writes benchmarks/results/core.json
-    python benchmarks/bench_core.py --quick    # one repeat, smaller references (a smoke test)
+    python benchmarks/bench_core.py --quick    # one repeat, smaller references, no file
 
 Measured side by side in one process, best of ``--repeats`` wall-clock timings
 (``time.perf_counter``):
@@ -64,6 +64,9 @@ def machine_info() -> dict[str, object]:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
         "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
+        "blas_threads_env": {
+            key: os.environ.get(key) for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+        },
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
@@ -231,7 +234,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write")
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
-    out_path = args.out or RESULTS / ("core-quick.json" if args.quick else "core.json")
+    # a quick run is a smoke test: it writes a file only when asked to (--out)
+    out_path = args.out or (None if args.quick else RESULTS / "core.json")
     settings = {"quick": args.quick, "repeats": repeats}
     results = {
         "machine": machine_info(),  # the load average shows other work sharing the cores
@@ -241,9 +245,10 @@ def main() -> None:
         "sgd": bench_sgd(repeats, n_runs=200 if args.quick else 1000),
     }
     print(table(results))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {out_path}")
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {out_path}")
 
 
 if __name__ == "__main__":
