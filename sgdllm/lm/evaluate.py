@@ -507,6 +507,7 @@ Load it with `sgdllm.lm.load_model()` or directly:
 
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
 lm = AutoModelForCausalLM.from_pretrained("sgdllm/models/default")
 tok = AutoTokenizer.from_pretrained("sgdllm/models/default")
 ```
