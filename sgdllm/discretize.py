@@ -35,6 +35,7 @@ __all__ = [
     "Scaler",
     "check_digits",
     "check_finite",
+    "check_states",
     "discretize",
     "discretize_trajectory",
     "fit_scaler",
@@ -271,17 +272,28 @@ def discretize_trajectory(
     return states, scalers
 
 
+def check_states(states: ArrayLike, digits: int, caller: str = "serialize") -> NDArray[np.int64]:
+    """Return a 1-D series of states as int64, or raise naming the problem.
+
+    Raises ``ValueError`` if ``states`` is not 1-D or holds anything but integers in
+    ``[0, 10**digits - 1]``.
+    """
+    s = np.asarray(states)
+    if s.ndim != 1:
+        raise ValueError(f"{caller} expects a 1-D series of states, got shape {s.shape}")
+    if s.size and (not np.issubdtype(s.dtype, np.integer) or s.min() < 0 or s.max() >= 10**digits):
+        raise ValueError(
+            f"states must be integers in [0, {10**digits - 1}] for digits={digits}; got values "
+            f"in [{s.min()}, {s.max()}] of dtype {s.dtype}; map values to states with "
+            f"sgdllm.discretize first"
+        )
+    return s.astype(np.int64)
+
+
 def serialize(states: ArrayLike, digits: int, sep: str = ",") -> str:
     """Write states as fixed-width digit strings joined by ``sep``: ``"523,541,538"``."""
     digits = check_digits(digits)
-    s = np.asarray(states)
-    if s.ndim != 1:
-        raise ValueError(f"serialize expects a 1-D array of states, got shape {s.shape}")
-    if s.size and (not np.issubdtype(s.dtype, np.integer) or s.min() < 0 or s.max() >= 10**digits):
-        raise ValueError(
-            f"states must be integers in [0, {10**digits - 1}] for digits={digits}; "
-            f"got values in [{s.min()}, {s.max()}] of dtype {s.dtype}"
-        )
+    s = check_states(states, digits)
     return sep.join(f"{int(v):0{digits}d}" for v in s)
 
 

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..discretize import MAX_DIGITS, check_digits
+from ..discretize import MAX_DIGITS, check_digits, check_states
 
 __all__ = [
     "Adapter",
@@ -198,15 +198,7 @@ class NumberTokenAdapter(Adapter):
 
 
 def _check_states(states: ArrayLike, digits: int) -> NDArray[np.int64]:
-    s = np.asarray(states)
-    if s.ndim != 1:
-        raise ValueError(f"expected a 1-D series of states, got shape {s.shape}")
-    if s.size and (not np.issubdtype(s.dtype, np.integer) or s.min() < 0 or s.max() >= 10**digits):
-        raise ValueError(
-            f"states must be integers in [0, {10**digits - 1}] for digits={digits}; got "
-            f"values in [{s.min()}, {s.max()}] of dtype {s.dtype}; discretize the series first"
-        )
-    return s.astype(np.int64)
+    return check_states(states, digits, caller="the tokenizer adapter")
 
 
 # ----------------------------------------------------------------------------- detection

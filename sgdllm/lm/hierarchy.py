@@ -65,7 +65,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
-from ..discretize import MAX_DIGITS, check_digits
+from ..discretize import MAX_DIGITS, check_digits, check_states
 from . import cache as disk_cache
 from .adapters import Adapter, Encoding, symbols
 from .load import LanguageModel
@@ -529,12 +529,7 @@ def _as_states(states: ArrayLike, digits: int) -> NDArray[np.int64]:
         )
     if s.size == 0:
         raise ValueError("the series is empty: pass at least one state to get one law")
-    if not np.issubdtype(s.dtype, np.integer) or s.min() < 0 or s.max() >= 10**digits:
-        raise ValueError(
-            f"states must be integers in [0, {10**digits - 1}] for digits={digits}; got values "
-            f"in [{s.min()}, {s.max()}] of dtype {s.dtype}; discretize the series first"
-        )
-    return s.astype(np.int64)
+    return check_states(s, digits, caller="next_state_laws")
 
 
 def _coarsen(laws: NDArray[np.float64], digits: int, depth: int) -> NDArray[np.float64]:
