@@ -474,6 +474,9 @@ def model_card(model_dir: str | Path, report: dict) -> str:
         "val": f"{info.get('val_loss_2d', float('nan')):.4f} (2 digits), "
         f"{info.get('val_loss_3d', float('nan')):.4f} (3 digits)",
         "minutes": f"{rec['minutes']:g}",
+        "width": cfg["n_embd"],
+        "layers": cfg["n_layer"],
+        "heads": cfg["n_head"],
         "n_series": report["n_series"],
         "bd": markdown_table(report, "bd"),
         "tv": markdown_table(report, "tv"),
@@ -540,14 +543,15 @@ tok = AutoTokenizer.from_pretrained("sgdllm/models/default")
   `<s>` and scaler. Loss: next-token cross-entropy on every position.
 * **Recipe**: AdamW (betas 0.9/0.95, {opt}, {sched} over the wall-clock budget, {batch},
   gradient clipping {clip}, bfloat16 autocast on the CPU, seed {seed}.
-* **Run**: {run} on {threads} CPU threads (AMD EPYC, shared with other jobs), torch {torch}.
+* **Run**: {run} on {threads} CPU threads, torch {torch}.
   Final validation loss per token: {val}.
 * **Reproduce** (the learning-rate schedule follows the wall clock, so a faster or slower
   machine takes more or fewer steps):
 
   ```
   MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 \\
-    sgdllm pretrain --out DIR --minutes {minutes} --seed {seed}
+    sgdllm pretrain --out DIR --minutes {minutes} --seed {seed} \\
+      --width {width} --layers {layers} --heads {heads}
   sgdllm evaluate-model --model DIR --card DIR/README.md
   ```
 
