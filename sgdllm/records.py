@@ -4,6 +4,13 @@ A chapter notebook reports its key numbers through a :class:`Recorder`: each num
 into the text (myst-nb ``glue``) and written to ``<records_dir>/<chapter>.numbers.json``, which
 the tests read to check the paper's claims (as pyhf's notebook tests do). The executor
 (:mod:`sgdllm.book`) adds the parameters, profile, package version and git commit.
+
+Every figure goes through :meth:`Recorder.figure`, which saves it as
+``<figures_dir>/<chapter>/<name>.png`` with a record ``<name>.json`` beside it (notebook,
+caption, seed, model id and weights hash, git commit, package version, wall time), shows it,
+and prints its caption with a link to the chapter's source (as showyourwork traces every figure
+to the code that made it). After a clean run the executor adds the parameters and profile to
+each figure record; the reproducibility appendix lists them all.
 """
 
 from __future__ import annotations
@@ -12,13 +19,16 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import tempfile
+import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Recorder", "provenance", "write_json_atomic"]
+__all__ = ["Recorder", "model_identity", "provenance", "source_url", "write_json_atomic"]
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
@@ -69,8 +79,47 @@ def provenance(root: str | os.PathLike[str] = ".") -> dict[str, Any]:
     }
 
 
+FIGURE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def source_url(root: str | os.PathLike[str], relpath: str) -> str | None:
+    """Web address of ``relpath`` in the repository named by ``_config.yml`` (``repository``).
+
+    ``None`` if the root has no ``_config.yml`` or it names no repository.
+    """
+    import yaml
+
+    config = Path(root) / "_config.yml"
+    if not config.is_file():
+        return None
+    repo = (yaml.safe_load(config.read_text()) or {}).get("repository") or {}
+    url = repo.get("url")
+    if not url:
+        return None
+    return f"{url.rstrip('/')}/blob/{repo.get('branch', 'main')}/{relpath}"
+
+
+def model_identity(model: Any) -> dict[str, str] | None:
+    """``{"id", "weights_sha256"}`` of a loaded :class:`~sgdllm.lm.LanguageModel` (or a name).
+
+    ``None`` for figures made without a language model.
+    """
+    if model is None:
+        return None
+    if isinstance(model, str):
+        return {"id": model, "weights_sha256": "unknown"}
+    name = getattr(model, "name", None)
+    digest = getattr(model, "weights_hash", None)
+    if name is None or digest is None:
+        raise TypeError(
+            f"model must be a loaded sgdllm.lm.LanguageModel (with .name and .weights_hash) or "
+            f"a model id string, not {type(model).__name__}"
+        )
+    return {"id": str(name), "weights_sha256": str(digest)}
+
+
 class Recorder:
-    """Collect a chapter's key numbers: glue them into the text and save them as JSON.
+    """Collect a chapter's key numbers and figures, with where they came from.
 
     Parameters
     ----------
@@ -80,13 +129,35 @@ class Recorder:
         Folder of the records (the executor passes ``_build/records``).
     glue : bool
         Also glue each number with myst-nb so the text can cite it with ``{glue:text}``.
+    figures_dir : str or path, optional
+        Folder of the figures; default ``<records_dir>/../figures``. Figures of this chapter
+        go to ``<figures_dir>/<chapter>/``.
+    root : str or path
+        Repository root (the notebook's working directory), for provenance and source links.
     """
 
-    def __init__(self, chapter: str, records_dir: str | os.PathLike[str], glue: bool = True):
+    def __init__(
+        self,
+        chapter: str,
+        records_dir: str | os.PathLike[str],
+        glue: bool = True,
+        figures_dir: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] = ".",
+    ):
         self.chapter = chapter
         self.path = Path(records_dir) / f"{chapter}.numbers.json"
         self.glue = glue
         self.numbers: dict[str, Any] = {}
+        base = (
+            Path(figures_dir) if figures_dir is not None else Path(records_dir).parent / "figures"
+        )
+        self.figures_dir = base / chapter
+        self.root = Path(root)
+        self.source = f"notebooks/{chapter}.md"
+        self.run_id = uuid.uuid4().hex
+        self.figures: list[str] = []
+        self._start = time.perf_counter()
+        self._last = self._start
 
     def __call__(self, name: str, value: Any) -> Any:
         """Record ``value`` (a number, bool, string or a list of them) under ``name``."""
@@ -99,6 +170,93 @@ class Recorder:
             glue(name, value, display=False)
         write_json_atomic(self.path, self.numbers)
         return value
+
+    def figure(
+        self,
+        fig: Any,
+        name: str,
+        caption: str,
+        *,
+        seed: int | None = None,
+        model: Any = None,
+        show: bool = True,
+    ) -> Path:
+        """Save ``fig`` with its record, show it with its caption, and close it.
+
+        Writes ``<figures_dir>/<chapter>/<name>.png`` (through a temporary file and an atomic
+        rename, so a failure never leaves a half-written figure) and ``<name>.json``: chapter,
+        source notebook, caption, seed, model id and weights hash, the wall time since the
+        previous figure (or the start of the chapter), the run id, and :func:`provenance`.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+        name : str
+            File stem, lowercase letters, digits, ``_`` and ``-``; unique within the chapter.
+        caption : str
+            What the reader should see in the figure (Markdown; shown under it).
+        seed : int, optional
+            The seed the figure's data derive from.
+        model : LanguageModel or str, optional
+            The language model behind the figure, if any.
+        show : bool
+            Display the figure and its caption (in a notebook).
+
+        Returns
+        -------
+        Path
+            The saved PNG.
+        """
+        import matplotlib.pyplot as plt
+
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"figure name {name!r} must be lowercase letters, digits, '_' or '-' (a file stem)"
+            )
+        if name in self.figures:
+            raise ValueError(f"chapter {self.chapter!r} already saved a figure named {name!r}")
+        if not caption or not caption.strip():
+            raise ValueError(f"figure {name!r} needs a caption that says what to see")
+        if not fig.get_axes():
+            raise ValueError(f"figure {name!r} has no axes: nothing was drawn")
+        identity = model_identity(model)
+        self.figures_dir.mkdir(parents=True, exist_ok=True)
+        png = self.figures_dir / f"{name}.png"
+        fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+            if Path(tmp).stat().st_size == 0:
+                raise RuntimeError(f"matplotlib wrote an empty file for figure {name!r}")
+            os.replace(tmp, png)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        now = time.perf_counter()
+        record = {
+            "figure": name,
+            "chapter": self.chapter,
+            "source": self.source,
+            "file": png.name,
+            "caption": caption.strip(),
+            "seed": seed,
+            "model": identity,
+            "wall_time_s": round(now - self._last, 3),
+            "run_id": self.run_id,
+            **provenance(self.root),
+        }
+        self._last = now
+        write_json_atomic(png.with_suffix(".json"), record)
+        self.figures.append(name)
+        if show:
+            from IPython.display import Markdown, display
+
+            display(fig)
+            url = source_url(self.root, self.source)
+            where = f"[`{self.source}`]({url})" if url else f"`{self.source}`"
+            display(Markdown(f"**Figure `{name}`.** {caption.strip()} *Source: {where}.*"))
+        plt.close(fig)
+        return png
 
 
 def _plain(value: Any) -> Any:

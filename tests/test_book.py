@@ -2,49 +2,21 @@
 paper's claims, and Jupyter Book builds the HTML with -n -W (pyhf-style notebook tests)."""
 
 import json
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from sgdllm.book import (
     BookLayout,
     ChapterFailed,
-    build_book,
     chapter_names,
     chapter_parameters,
     execute_chapter,
     parse_overrides,
 )
 from sgdllm.cli import main as cli_main
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def built_book():
-    """Execute every chapter with the CI profile and build the HTML, once per session.
-
-    MPLBACKEND=Agg is set on purpose, as on many servers: the executor must still give the
-    notebooks inline figures.
-    """
-    saved = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        build_book(ROOT, profile="ci")
-    finally:
-        if saved is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = saved
-    return BookLayout(ROOT)
-
-
-def load_numbers(layout: BookLayout, chapter: str) -> dict:
-    record = json.loads((layout.records / f"{chapter}.json").read_text())
-    assert record["profile"] == "ci"
-    return record["numbers"]
 
 
 @pytest.mark.slow
@@ -72,8 +44,8 @@ def test_records_carry_provenance(built_book):
 
 
 @pytest.mark.slow
-def test_sgd_markov_chain_claims(built_book):
-    n = load_numbers(built_book, "sgd_markov_chain")
+def test_sgd_markov_chain_claims(ci_chapter):
+    n = ci_chapter("sgd_markov_chain")
     # Over-parametrized: chains from one start collapse onto one point, the projection.
     assert n["over_spread_final"] < 1e-8
     assert n["over_limit_error"] < 1e-8
