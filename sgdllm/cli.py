@@ -24,12 +24,16 @@ def _book(args: argparse.Namespace) -> int:
             chapters=args.chapter or None,
             overrides=parse_overrides(args.param),
             html=not args.no_html,
+            force=args.force,
+            jobs=args.jobs,
         )
     except (ChapterFailed, ValueError, FileNotFoundError) as err:
         print(f"sgdllm book: {err}", file=sys.stderr)
         return 1
     for path in published:
         print(f"executed {path.relative_to(root)}")
+    if not published:
+        print("every chapter was up to date (use --force to execute them anyway)")
     if not args.no_html:
         print(f"book built in {root / '_build' / 'html' / 'index.html'}")
     return 0
@@ -70,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "book",
         help="execute the chapter notebooks with papermill and build the HTML book",
         description="Execute every chapter (or those named with --chapter) with a parameter "
-        "profile, then build the book with jupyter-book (-n -W --keep-going).",
+        "profile, skipping chapters whose inputs (notebook, parameters, sgdllm source, model "
+        "weights) did not change, then build the book with jupyter-book (-n -W --keep-going).",
     )
     book.add_argument("--profile", default="book", help="profile in notebooks/profiles.yml")
     book.add_argument("--chapter", action="append", help="execute only this chapter (repeatable)")
@@ -82,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter of the chapter (value read as YAML); needs one --chapter",
     )
     book.add_argument("--no-html", action="store_true", help="execute only, do not build HTML")
+    book.add_argument(
+        "--force", action="store_true", help="execute chapters even if their inputs are unchanged"
+    )
+    book.add_argument(
+        "--jobs", type=int, default=None, help="chapters executed at once (default: 2 or cores)"
+    )
     book.add_argument("--root", type=Path, default=None, help="repository root (default: cwd)")
     book.set_defaults(func=_book)
 

@@ -8,12 +8,17 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from sgdllm import book
 from sgdllm.book import (
     BookLayout,
     ChapterFailed,
+    build_book,
+    chapter_key,
     chapter_names,
     chapter_parameters,
+    declared_parameters,
     execute_chapter,
+    expected_figures,
     parse_overrides,
 )
 from sgdllm.cli import main as cli_main
@@ -65,34 +70,55 @@ def test_sgd_markov_chain_claims(ci_chapter):
         assert gap == pytest.approx(theory, rel=0.35)
 
 
-def _mini_book(tmp_path: Path, code: str) -> BookLayout:
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "_config.yml").write_text("title: mini\n")
-    (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: intro\nchapters:\n  - file: book/chapters/demo\n"
-    )
-    (tmp_path / "notebooks" / "profiles.yml").write_text("book: {}\nci:\n  demo:\n    x: 2\n")
-    header = textwrap.dedent(
-        """\
-        ---
-        jupytext:
-          text_representation:
-            extension: .md
-            format_name: myst
-        kernelspec:
-          display_name: Python 3
-          language: python
-          name: python3
-        ---
-        """
-    )
+HEADER = textwrap.dedent(
+    """\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """
+)
+
+FIGURE_CODE = """\
+import matplotlib.pyplot as plt
+from sgdllm.records import Recorder
+
+record = Recorder(NAME, records_dir)
+record("x_used", x)
+fig, ax = plt.subplots()
+ax.plot([0, x])
+record.figure(fig, "line", caption="A line of slope x.", seed=7)
+"""
+
+
+def _chapter(layout: BookLayout, name: str, code: str) -> None:
     cells = [
         "```{code-cell} ipython3\n:tags: [parameters]\n\nx = 1\nrecords_dir = 'r'\n"
         "profile = 'book'\n```",
         f"```{{code-cell}} ipython3\n{code}\n```",
     ]
-    (tmp_path / "notebooks" / "demo.md").write_text(header + "\n# Demo\n\n" + "\n\n".join(cells))
-    return BookLayout(tmp_path)
+    text = HEADER + f"\n# {name}\n\n" + "\n\n".join(cells)
+    layout.source(name).write_text(text.replace("NAME", repr(name)))
+
+
+def _mini_book(tmp_path: Path, code: str, extra: dict[str, str] | None = None) -> BookLayout:
+    chapters = {"demo": code, **(extra or {})}
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_config.yml").write_text("title: mini\n")
+    toc = "".join(f"  - file: book/chapters/{c}\n" for c in chapters)
+    (tmp_path / "_toc.yml").write_text(f"format: jb-book\nroot: intro\nchapters:\n{toc}")
+    ci = "".join(f"  {c}:\n    x: 2\n" for c in chapters)
+    (tmp_path / "notebooks" / "profiles.yml").write_text(f"book: {{}}\nci:\n{ci}")
+    layout = BookLayout(tmp_path)
+    for name, body in chapters.items():
+        _chapter(layout, name, body)
+    return layout
 
 
 def test_failing_chapter_names_cell_keeps_traceback_publishes_nothing(tmp_path):
@@ -138,3 +164,118 @@ def test_parse_overrides_reads_yaml_values():
 def test_cli_reports_unknown_chapter(capsys):
     assert cli_main(["book", "--root", str(ROOT), "--chapter", "nope", "--no-html"]) == 1
     assert "unknown chapter" in capsys.readouterr().err
+
+
+def test_figures_are_published_with_complete_records(tmp_path):
+    layout = _mini_book(tmp_path, FIGURE_CODE)
+    execute_chapter(layout, "demo", profile="ci")
+    record = json.loads((layout.records / "demo.json").read_text())
+    assert record["numbers"] == {"x_used": 2}
+    assert [f["figure"] for f in record["figures"]] == ["line"]
+    png = layout.figures / "demo" / "line.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    meta = json.loads(png.with_suffix(".json").read_text())
+    assert meta["parameters"]["x"] == 2 and meta["profile"] == "ci" and meta["seed"] == 7
+    assert meta["run_id"] == record["run_id"] and meta["cache_key"] == record["cache_key"]
+    assert meta["caption"] == "A line of slope x." and meta["source"] == "notebooks/demo.md"
+    assert not layout.run_dir("demo").exists(), "the staging folder of the run is removed"
+    assert expected_figures(layout, "demo") == ["line"]
+
+
+def test_failed_run_keeps_the_last_good_figures_and_record(tmp_path):
+    layout = _mini_book(tmp_path, FIGURE_CODE)
+    execute_chapter(layout, "demo", profile="ci")
+    good = (layout.records / "demo.json").read_text()
+    png = (layout.figures / "demo" / "line.png").read_bytes()
+    _chapter(layout, "demo", FIGURE_CODE + "raise RuntimeError('after the figure')")
+    with pytest.raises(ChapterFailed, match="after the figure"):
+        execute_chapter(layout, "demo", profile="ci", overrides={"x": 5})
+    assert (layout.records / "demo.json").read_text() == good
+    assert (layout.figures / "demo" / "line.png").read_bytes() == png
+
+
+def test_failed_first_run_publishes_no_figure(tmp_path):
+    layout = _mini_book(tmp_path, FIGURE_CODE + "raise RuntimeError('boom')")
+    with pytest.raises(ChapterFailed):
+        execute_chapter(layout, "demo", profile="ci")
+    assert not (layout.figures / "demo").exists()
+    assert not (layout.records / "demo.json").exists()
+
+
+def test_unchanged_chapters_are_skipped_and_changes_rerun_them(tmp_path, monkeypatch):
+    # The package digest is pinned: other work may edit sgdllm/ while this test runs.
+    monkeypatch.setattr(book, "_package_digest", lambda: "pinned")
+    layout = _mini_book(tmp_path, FIGURE_CODE)
+    run = dict(profile="ci", html=False, progress=False, jobs=1)
+    run_book = dict(html=False, progress=False, jobs=1)
+    assert build_book(tmp_path, **run) == [layout.published / "demo.ipynb"]
+    first = json.loads((layout.records / "demo.json").read_text())
+    assert build_book(tmp_path, **run) == [], "nothing changed: nothing is executed"
+    assert build_book(tmp_path, force=True, **run) == [layout.published / "demo.ipynb"]
+    assert build_book(tmp_path, overrides={"x": 3}, **run), "a new parameter reruns it"
+    assert build_book(tmp_path, overrides={"x": 3}, **run) == []
+    layout.source("demo").write_text(layout.source("demo").read_text() + "\nMore text.\n")
+    assert build_book(tmp_path, **run), "an edited notebook reruns it"
+    assert build_book(tmp_path, profile="book", **run_book), "another profile"
+    last = json.loads((layout.records / "demo.json").read_text())
+    assert last["cache_key"] != first["cache_key"] and last["run_id"] != first["run_id"]
+    (layout.figures / "demo" / "line.png").unlink()
+    assert build_book(tmp_path, profile="book", **run_book), "a lost figure"
+    monkeypatch.setattr(book, "_package_digest", lambda: "edited")
+    assert build_book(tmp_path, profile="book", **run_book), "an edited sgdllm package"
+
+
+def test_key_covers_a_local_model_directory(tmp_path):
+    layout = _mini_book(tmp_path, "pass")
+    model = tmp_path / "my-model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights v1")
+    params = {"x": 1, "profile": "ci"}
+    k1 = chapter_key(layout, "demo", params, str(model))
+    assert chapter_key(layout, "demo", params, str(model)) == k1
+    (model / "model.safetensors").write_bytes(b"weights v2")
+    assert chapter_key(layout, "demo", params, str(model)) != k1
+    assert chapter_key(layout, "demo", params, "org/hub-model") != chapter_key(
+        layout, "demo", params, "org/other-model"
+    )
+
+
+def test_chapters_run_in_parallel_and_failures_are_all_named(tmp_path):
+    layout = _mini_book(
+        tmp_path,
+        FIGURE_CODE,
+        extra={"second": FIGURE_CODE, "broken": "raise ValueError('broken chapter')"},
+    )
+    with pytest.raises(ChapterFailed) as info:
+        build_book(tmp_path, profile="ci", html=False, progress=False, jobs=2)
+    assert "'broken'" in str(info.value) and "broken chapter" in str(info.value)
+    for name in ("demo", "second"):
+        assert (layout.published / f"{name}.ipynb").is_file()
+        assert (layout.figures / name / "line.png").stat().st_size > 0
+    manifest = json.loads((layout.figures / "manifest.json").read_text())
+    assert sorted(e["chapter"] for e in manifest["figures"]) == ["demo", "second"]
+    assert all(e["bytes"] > 0 for e in manifest["figures"])
+
+
+@pytest.mark.slow
+def test_every_expected_figure_was_produced_by_the_current_inputs(built_book):
+    """CI: each ``record.figure`` call of each chapter produced a non-empty PNG in the run
+    that made the published notebook, under the chapter's current cache key."""
+    manifest = json.loads((built_book.figures / "manifest.json").read_text())
+    listed = {(e["chapter"], e["figure"]): e for e in manifest["figures"]}
+    for name in chapter_names(ROOT):
+        expected = expected_figures(built_book, name)
+        assert expected, f"chapter {name} saves no figure through record.figure"
+        record = json.loads((built_book.records / f"{name}.json").read_text())
+        params = {**record["parameters"]}
+        declared = declared_parameters(built_book.source(name))
+        key = chapter_key(built_book, name, params, params.get("model", declared.get("model")))
+        assert record["cache_key"] == key, f"{name} was not rebuilt from its current inputs"
+        assert sorted(f["figure"] for f in record["figures"]) == sorted(expected)
+        for fig in expected:
+            entry = listed[(name, fig)]
+            assert entry["bytes"] > 0 and entry["run_id"] == record["run_id"]
+            png = built_book.root / entry["file"]
+            assert png.read_bytes()[:4] == b"\x89PNG"
+            meta = json.loads(png.with_suffix(".json").read_text())
+            assert meta["run_id"] == record["run_id"] and meta["profile"] == "ci"
