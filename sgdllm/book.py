@@ -135,9 +135,9 @@ def find_root(start: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def chapter_names(root: Path) -> list[str]:
+def chapter_names(root: str | os.PathLike[str]) -> list[str]:
     """Chapters in ``_toc.yml`` order: the entries that point into ``book/chapters/``."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    toc = yaml.safe_load((Path(root) / "_toc.yml").read_text())
     names: list[str] = []
 
     def walk(node: Any) -> None:

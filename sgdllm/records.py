@@ -28,7 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Recorder", "model_identity", "provenance", "source_url", "write_json_atomic"]
+__all__ = [
+    "Recorder",
+    "chapter_table",
+    "figure_table",
+    "load_chapter_records",
+    "load_figure_records",
+    "model_identity",
+    "provenance",
+    "source_url",
+    "write_json_atomic",
+]
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
@@ -274,3 +284,81 @@ def _check_finite(name: str, value: Any) -> None:
     if isinstance(value, list):
         for v in value:
             _check_finite(name, v)
+
+
+# ----------------------------------------------------------------------------- the appendix
+
+
+def load_chapter_records(
+    records_dir: str | os.PathLike[str], order: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Chapter records ``<records_dir>/<chapter>.json`` written by the executor.
+
+    Parameters
+    ----------
+    records_dir : path
+    order : list of str, optional
+        Chapter names in book order; chapters not listed follow, alphabetically.
+    """
+    records = [
+        json.loads(p.read_text())
+        for p in sorted(Path(records_dir).glob("*.json"))
+        if not p.name.endswith(".numbers.json")
+    ]
+    rank = {name: i for i, name in enumerate(order or [])}
+    return sorted(records, key=lambda r: (rank.get(r["chapter"], len(rank)), r["chapter"]))
+
+
+def load_figure_records(
+    figures_dir: str | os.PathLike[str], chapter: str | None = None
+) -> list[dict[str, Any]]:
+    """Figure records ``<figures_dir>/<chapter>/<figure>.json`` (one chapter or all)."""
+    base = Path(figures_dir)
+    pattern = f"{chapter}/*.json" if chapter else "*/*.json"
+    return [json.loads(p.read_text()) for p in sorted(base.glob(pattern))]
+
+
+def _short(value: Any, n: int = 10) -> str:
+    return str(value)[:n] if value else "-"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def chapter_table(records: list[dict[str, Any]]) -> str:
+    """Markdown table: chapter, profile, wall time, figures, numbers, commit, cache key."""
+    rows = [
+        "| chapter | profile | wall time (s) | figures | numbers | git commit | cache key |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in records:
+        commit = _short(r.get("git_commit")) + (" (dirty)" if r.get("git_dirty") else "")
+        rows.append(
+            f"| {r['chapter']} | {r['profile']} | {r['wall_time_s']:.1f} | "
+            f"{len(r.get('figures', []))} | {len(r.get('numbers', {}))} | {commit} | "
+            f"{_short(r.get('cache_key'), 12)} |"
+        )
+    return "\n".join(rows)
+
+
+def figure_table(figures: list[dict[str, Any]]) -> str:
+    """Markdown table of figure records: name, seed, model, wall time, parameters, caption."""
+    rows = [
+        "| figure | seed | model (weights sha256) | wall time (s) | parameters | caption |",
+        "| --- | ---: | --- | ---: | --- | --- |",
+    ]
+    for f in figures:
+        model = f.get("model")
+        model_text = f"{model['id']} ({_short(model['weights_sha256'], 12)})" if model else "-"
+        params = ", ".join(
+            f"{k}={v}"
+            for k, v in sorted((f.get("parameters") or {}).items())
+            if k not in ("profile", "records_dir")
+        )
+        seed = "-" if f.get("seed") is None else f["seed"]
+        rows.append(
+            f"| `{f['figure']}` | {seed} | {_cell(model_text)} | {f['wall_time_s']:.1f} | "
+            f"{_cell(params) or '-'} | {_cell(f['caption'])} |"
+        )
+    return "\n".join(rows)

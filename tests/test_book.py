@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_numbers
 
 from sgdllm import book
 from sgdllm.book import (
@@ -279,3 +279,12 @@ def test_every_expected_figure_was_produced_by_the_current_inputs(built_book):
             assert png.read_bytes()[:4] == b"\x89PNG"
             meta = json.loads(png.with_suffix(".json").read_text())
             assert meta["run_id"] == record["run_id"] and meta["profile"] == "ci"
+
+
+@pytest.mark.slow
+def test_reproducibility_appendix_lists_every_chapter_and_figure(built_book):
+    n = load_numbers(built_book, "reproducibility")
+    others = [c for c in chapter_names(ROOT) if c != "reproducibility"]
+    assert n["n_chapters"] == len(others)
+    assert n["n_figures"] == sum(len(expected_figures(built_book, c)) for c in others)
+    assert n["profiles"] == ["ci"]

@@ -1,0 +1,115 @@
+"""Records: numbers and figures a chapter reports, with their provenance."""
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+
+from sgdllm.records import (
+    Recorder,
+    chapter_table,
+    figure_table,
+    load_chapter_records,
+    load_figure_records,
+    model_identity,
+    source_url,
+    write_json_atomic,
+)
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def _fig():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    return fig
+
+
+def test_numbers_are_written_and_nan_is_refused(tmp_path):
+    record = Recorder("ch", tmp_path / "records", glue=False)
+    record("a", np.float64(0.5))
+    record("b", np.array([1, 2]))
+    assert json.loads((tmp_path / "records" / "ch.numbers.json").read_text()) == {
+        "a": 0.5,
+        "b": [1, 2],
+    }
+    with pytest.raises(ValueError, match="'c' is nan"):
+        record("c", float("nan"))
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        write_json_atomic(tmp_path / "x.json", {"x": float("inf")})
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_figure_is_saved_with_its_record(tmp_path):
+    record = Recorder("ch", tmp_path / "records", glue=False, root=tmp_path)
+    png = record.figure(_fig(), "my_fig", caption="A falling line.", seed=3, show=False)
+    assert png == tmp_path / "figures" / "ch" / "my_fig.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    meta = json.loads(png.with_suffix(".json").read_text())
+    assert meta["seed"] == 3 and meta["model"] is None and meta["chapter"] == "ch"
+    assert meta["source"] == "notebooks/ch.md" and meta["run_id"] == record.run_id
+    assert meta["wall_time_s"] >= 0
+    assert not list(png.parent.glob(".*")), "no temporary file is left behind"
+
+
+def test_figure_refuses_bad_input_and_writes_nothing(tmp_path):
+    record = Recorder("ch", tmp_path / "records", glue=False)
+    folder = tmp_path / "figures" / "ch"
+    with pytest.raises(ValueError, match="lowercase"):
+        record.figure(_fig(), "Bad Name", caption="x", show=False)
+    with pytest.raises(ValueError, match="caption"):
+        record.figure(_fig(), "ok", caption="  ", show=False)
+    with pytest.raises(ValueError, match="no axes"):
+        record.figure(plt.figure(), "empty", caption="nothing", show=False)
+    with pytest.raises(TypeError, match="LanguageModel"):
+        record.figure(_fig(), "ok", caption="x", model=3.0, show=False)
+    assert not folder.exists() or not any(folder.iterdir())
+    record.figure(_fig(), "ok", caption="x", show=False)
+    with pytest.raises(ValueError, match="already saved"):
+        record.figure(_fig(), "ok", caption="again", show=False)
+
+
+def test_model_identity_and_source_url(tmp_path):
+    class Fake:
+        name = "default"
+        weights_hash = "ab" * 32
+
+    assert model_identity(Fake()) == {"id": "default", "weights_sha256": "ab" * 32}
+    assert model_identity("org/model") == {"id": "org/model", "weights_sha256": "unknown"}
+    assert model_identity(None) is None
+    assert source_url(tmp_path, "notebooks/x.md") is None
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://example.org/r\n")
+    assert (
+        source_url(tmp_path, "notebooks/x.md") == "https://example.org/r/blob/main/notebooks/x.md"
+    )
+
+
+def test_tables_list_every_record(tmp_path):
+    records = tmp_path / "records"
+    for name, wall in [("b_chapter", 2.0), ("a_chapter", 1.0)]:
+        write_json_atomic(
+            records / f"{name}.json",
+            {
+                "chapter": name,
+                "profile": "ci",
+                "wall_time_s": wall,
+                "figures": [{"figure": "f", "file": "f.png", "caption": "c"}],
+                "numbers": {"n": 1},
+                "git_commit": "0123456789abcdef",
+                "git_dirty": False,
+                "cache_key": "k" * 64,
+            },
+        )
+    write_json_atomic(records / "b_chapter.numbers.json", {"n": 1})
+    loaded = load_chapter_records(records, order=["b_chapter"])
+    assert [r["chapter"] for r in loaded] == ["b_chapter", "a_chapter"]
+    table = chapter_table(loaded)
+    assert table.count("\n") == 3 and "| b_chapter | ci | 2.0 | 1 | 1 | 0123456789 |" in table
+    rec = Recorder("a_chapter", records, glue=False)
+    rec.figure(_fig(), "f", caption="Pipes | are escaped.", seed=1, model="org/m", show=False)
+    figs = load_figure_records(tmp_path / "figures")
+    assert [f["figure"] for f in figs] == ["f"]
+    text = figure_table(figs)
+    assert "Pipes \\| are escaped." in text and "org/m (unknown)" in text
