@@ -1,12 +1,13 @@
 """Tiny tokenizers and randomly initialized causal language models for the ``sgdllm.lm`` tests.
 
-Nothing here downloads anything: tokenizers are built with the ``tokenizers`` library and
-models from ``transformers`` config classes, with explicit seeds. Three tokenizer kinds cover the
-three adapters of :mod:`sgdllm.lm.adapters`:
+Nothing here downloads anything: models are built from ``transformers`` config classes, with
+explicit seeds. The three tokenizer kinds that cover the three adapters of
+:mod:`sgdllm.lm.adapters` live in the package, :mod:`sgdllm.lm.toy_tokenizers`, so that the
+tests and the book's *Tokenization* chapter use one version; they are re-exported here:
 
 * :func:`digit_tokenizer` -- one token per digit and one for ``","`` (LLaMA-2 / Mistral / Qwen
   style, and the embedded default model), with a BOS token ``<s>``;
-* :func:`bpe_tokenizer` -- a GPT-2-like byte-level BPE trained here on number strings, so that
+* :func:`bpe_tokenizer` -- a GPT-2-like byte-level BPE trained on number strings, so that
   it merges digits (``"523"`` -> fewer than 3 tokens) while ``" 5 2 3 ,"`` stays one token per
   digit (LLMTime's spaced format, Gruver et al. 2023); no BOS, as GPT-2;
 * :func:`number_tokenizer` -- single tokens for every 1-, 2- and 3-digit string (LLaMA-3 / GPT-4
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
     GPT2Config,
     GPT2LMHeadModel,
@@ -29,79 +29,25 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-DIGITS = [str(d) for d in range(10)]
+from sgdllm.lm.toy_tokenizers import (
+    DIGITS,
+    bpe_tokenizer,
+    digit_tokenizer,
+    number_tokenizer,
+)
 
-
-def digit_tokenizer(*, bos: bool = True) -> PreTrainedTokenizerFast:
-    """Word-level tokenizer over ``"0".."9"`` and ``","``; prepends ``<s>`` when ``bos``."""
-    specials = ["<pad>", "<s>", "</s>", "<unk>"]
-    vocab = {tok: i for i, tok in enumerate([*specials, *DIGITS, ","])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"\d|,"), behavior="isolated")
-    if bos:
-        tok.post_processor = processors.TemplateProcessing(
-            single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", vocab["<s>"])]
-        )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-    )
-
-
-def _number_corpus(seed: int, lines: int = 400) -> list[str]:
-    """Comma-separated 2- and 3-digit numbers, plain and spaced (LLMTime), from a seeded walk."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(lines):
-        digits = 2 + i % 2
-        walk = np.clip(500 + np.cumsum(rng.integers(-40, 41, size=20)), 0, 999)
-        walk = walk // 10 ** (3 - digits)
-        values = [f"{v:0{digits}d}" for v in walk]
-        out.append(",".join(values) + ",")
-        out.append("".join(" " + " ".join(v) + " ," for v in values))
-    return out
-
-
-def bpe_tokenizer(*, seed: int = 0, vocab_size: int = 400) -> PreTrainedTokenizerFast:
-    """GPT-2-like byte-level BPE trained on number strings; it merges frequent digit pairs."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_number_corpus(seed), trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
-    )
-
-
-def number_tokenizer() -> PreTrainedTokenizerFast:
-    """Word-level tokenizer with a token for every number of 1 to 3 digits, and BOS."""
-    specials = ["<|begin_of_text|>", "<|end_of_text|>", "<unk>"]
-    numbers = [f"{v:0{n}d}" for n in (1, 2, 3) for v in range(10**n)]
-    vocab = {tok: i for i, tok in enumerate([*specials, ",", " ", *numbers])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"\d{1,3}|,| "), behavior="isolated")
-    bos = "<|begin_of_text|>"
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, vocab[bos])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=bos,
-        eos_token="<|end_of_text|>",
-        unk_token="<unk>",
-    )
+__all__ = [
+    "DIGITS",
+    "bpe_tokenizer",
+    "brute_force_laws",
+    "digit_tokenizer",
+    "number_tokenizer",
+    "random_states",
+    "save_pair",
+    "tiny_gpt2",
+    "tiny_llama",
+    "tiny_pair",
+]
 
 
 def _sharpen(model: PreTrainedModel, scale: float) -> PreTrainedModel:

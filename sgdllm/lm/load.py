@@ -25,6 +25,8 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -327,6 +329,20 @@ def wrap_model(
     )
 
 
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bar (it clutters notebooks and logs); restored after."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(
     name_or_path: str | os.PathLike | None = None,
     *,
@@ -368,15 +384,16 @@ def load_model(
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     kwargs = {"local_files_only": local_only}
-    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
-        )
-    except (ValueError, ImportError):  # architectures without SDPA support
-        model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=torch_dtype, attn_implementation="eager", **kwargs
-        )
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
+            )
+        except (ValueError, ImportError):  # architectures without SDPA support
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch_dtype, attn_implementation="eager", **kwargs
+            )
     model.to(dev)
     files = _weight_files(Path(source)) if isinstance(source, Path) else []
     if not files:
