@@ -78,7 +78,15 @@ _KEY_LIBRARIES = ("numpy", "scipy", "pot", "torch", "transformers", "matplotlib"
 
 
 class ChapterFailed(RuntimeError):
-    """A chapter notebook raised while papermill executed it."""
+    """A chapter notebook raised while papermill executed it.
+
+    ``failed`` maps each failed chapter to its message (empty when the failure is not a
+    chapter's, e.g. the HTML build).
+    """
+
+    def __init__(self, message: str, failed: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.failed = dict(failed or {})
 
 
 @dataclass(frozen=True)
@@ -581,7 +589,7 @@ def build_book(
     first = [c for c in todo if c not in AGGREGATES]
     last = [c for c in todo if c in AGGREGATES]
     published: list[Path] = []
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     bar = tqdm(total=len(todo), desc=f"chapters ({profile})", unit="nb", disable=not progress)
 
     def done(name: str, out: str | None, seconds: float) -> None:
@@ -604,7 +612,7 @@ def build_book(
                     try:
                         done(*fut.result())
                     except ChapterFailed as err:
-                        failures.append(str(err))
+                        failures[futures[fut]] = str(err)
                         bar.update()
         else:
             last = first + last
@@ -612,13 +620,13 @@ def build_book(
             try:
                 done(*_worker(str(root), name, profile, overrides, force, cores))
             except ChapterFailed as err:
-                failures.append(str(err))
+                failures[name] = str(err)
                 bar.update()
     finally:
         bar.close()
     write_manifest(layout, known)
     if failures:
-        raise ChapterFailed("\n".join(failures))
+        raise ChapterFailed("\n".join(failures.values()), failed=failures)
     if html:
         unexecuted = [c for c in known if not (layout.published / f"{c}.ipynb").is_file()]
         if unexecuted:
