@@ -34,7 +34,9 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import ArrayLike, NDArray
 
-from .kernel import Kernel
+from .discretize import Scaler
+from .impute import ImputeMethod, OutsideRule, impute
+from .kernel import Bandwidth, Kernel, count_kernel, kernel_from_laws
 from .metrics import w1
 
 __all__ = [
@@ -42,10 +44,14 @@ __all__ = [
     "SPARSE_DENSITY",
     "basin_frequencies",
     "basin_probabilities",
+    "basin_table",
+    "basin_tables_by_runs",
     "compare_with_runs",
+    "coordinate_kernels",
     "dirac",
     "initial_law",
     "laws_at",
+    "near_minimum",
     "predict_laws",
     "predicted_basin_probabilities",
     "propagate",
@@ -651,3 +657,226 @@ def compare_with_runs(
         out["basin_empirical"] = emp
         out["basin_tv"] = float(0.5 * np.abs(pred - emp).sum())
     return out
+
+
+# ----------------------------------------------------------------------------- the pipeline
+# Added for the chapter *Predicting SGD* (notebooks/predicting_sgd.md).
+
+
+def coordinate_kernels(
+    states: ArrayLike,
+    scalers: Sequence[Scaler],
+    laws: Sequence[ArrayLike] | None = None,
+    *,
+    smoothing: str | None = None,
+    bandwidth: Bandwidth = "cv",
+    method: ImputeMethod = "ot",
+    outside: OutsideRule = "shift",
+) -> list[Kernel]:
+    """The diagonal blocks ``P^(ii)`` of ``Q``, one complete kernel per coordinate.
+
+    For each coordinate ``i`` of a discretized trajectory, the kernel is estimated either from
+    next-state laws (a language model's, :func:`sgdllm.kernel.kernel_from_laws`: row ``s`` is
+    the average of the laws read after the visits of ``s``) or, when ``laws`` is None, from
+    the transitions themselves (:func:`sgdllm.kernel.count_kernel`), and its unvisited rows
+    are then filled (:func:`sgdllm.impute.impute`; the paper's OT barycenters by default):
+
+    .. math::
+
+        \\hat P^{(ii)} = \\mathrm{impute}\\big(\\mathrm{estimate}(s^{(i)}_{0:T})\\big),
+        \\qquad i = 1, \\dots, d,
+
+    the per-coordinate pipeline of Zekri et al. (2024) (channel independence; see the module
+    docstring for what the zero off-diagonal blocks ignore).
+
+    Parameters
+    ----------
+    states : array_like of int, shape (T, d) or (runs, T, d)
+        States of every coordinate (e.g. ``scaler.to_states`` of a ``run_sgd`` trajectory);
+        several runs must share one grid per coordinate (the same ``scalers``).
+    scalers : sequence of Scaler, length d
+        The scaler of each coordinate; its ``digits`` sets the grid.
+    laws : sequence of array_like, length d, optional
+        ``laws[i]`` of shape ``(T or T - 1, K)`` (one run) or ``(runs, T or T - 1, K)``: the
+        law of the state after ``states[..., t, i]`` (e.g. ``sgdllm.lm.next_state_laws``).
+        None: count the transitions instead.
+    smoothing, bandwidth
+        Of :func:`sgdllm.kernel.count_kernel` (``laws=None`` only); default ``None``, the
+        empirical frequencies.
+    method, outside
+        Of :func:`sgdllm.impute.impute`.
+
+    Returns
+    -------
+    list of Kernel, length d
+        Complete kernels with their scalers, ready for :func:`predict_laws`.
+    """
+    s = np.asarray(states)
+    if s.ndim not in (2, 3):
+        raise ValueError(
+            f"states must have shape (T, d) or (runs, T, d), got {s.shape}; stack the "
+            f"coordinates on the last axis"
+        )
+    d = s.shape[-1]
+    if len(scalers) != d:
+        raise ValueError(f"pass one scaler per coordinate: {d} coordinates, {len(scalers)} scalers")
+    if laws is not None and len(laws) != d:
+        raise ValueError(
+            f"pass one array of laws per coordinate: {d} coordinates, {len(laws)} arrays; "
+            f"laws[i] has shape (T, K) or (runs, T, K)"
+        )
+    kernels = []
+    for i, scaler in enumerate(scalers):
+        if not isinstance(scaler, Scaler):
+            raise ValueError(f"scalers[{i}] must be a sgdllm.discretize.Scaler, got {scaler!r}")
+        coord = s[..., i]
+        if laws is None:
+            raw = count_kernel(coord, scaler.digits, smoothing, bandwidth=bandwidth, scaler=scaler)
+        else:
+            raw = kernel_from_laws(coord, laws[i], scaler.digits, scaler=scaler)
+        kernels.append(impute(raw, method, outside=outside))
+    return kernels
+
+
+def near_minimum(minimizers: ArrayLike, radius: float) -> BasinFn:
+    """A ``basin_fn`` that says which minimizer a point is close to, if any.
+
+    .. math::
+
+        b(\\theta) = \\begin{cases} \\arg\\min_j \\|\\theta - \\theta^\\star_j\\|
+        & \\text{if } \\min_j \\|\\theta - \\theta^\\star_j\\| \\le r, \\\\
+        m & \\text{otherwise ("elsewhere")}, \\end{cases}
+
+    with ``m`` the number of minimizers. Passed to :func:`basin_probabilities` or
+    :func:`predicted_basin_probabilities` with ``n_basins = m + 1``, it measures how much
+    (predicted) mass sits near a minimum rather than merely on its side of a ridge: under
+    channel independence a predicted law can put mass on points that are no minimum at all.
+
+    Parameters
+    ----------
+    minimizers : array_like, shape (m, d)
+        E.g. ``problem.minimizers()``.
+    radius : float
+        ``r > 0``, in value units.
+
+    Returns
+    -------
+    callable
+        Maps points ``(..., d)`` to integer labels ``(...)`` in ``0..m``.
+    """
+    centres = np.asarray(minimizers, dtype=np.float64)
+    if centres.ndim != 2 or centres.shape[0] == 0 or not np.all(np.isfinite(centres)):
+        raise ValueError(
+            f"minimizers must be a finite array of shape (m, d) with m >= 1, got {centres.shape}"
+        )
+    r = float(radius)
+    if not (np.isfinite(r) and r > 0):
+        raise ValueError(f"radius must be a positive distance in value units, got {radius!r}")
+    m, d = centres.shape
+
+    def labels(points: NDArray[np.float64]) -> NDArray[np.int64]:
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.shape[-1:] != (d,):
+            raise ValueError(f"points must have shape (..., {d}), got {pts.shape}")
+        dist = np.linalg.norm(pts[..., None, :] - centres, axis=-1)  # (..., m)
+        nearest = np.argmin(dist, axis=-1)
+        close = np.take_along_axis(dist, nearest[..., None], axis=-1)[..., 0] <= r
+        return np.where(close, nearest, m).astype(np.int64)
+
+    return labels
+
+
+def basin_table(
+    kernels: Sequence[Kernel],
+    starts: ArrayLike,
+    steps: int,
+    basin_fn: BasinFn,
+    n_basins: int | None = None,
+) -> NDArray[np.float64]:
+    """Predicted basin probabilities after ``steps`` steps from several starts.
+
+    Row ``j`` is :func:`predicted_basin_probabilities` of the marginal laws
+    ``delta_{s_i(x_j)} (P^(ii))^steps``, i.e. ``pi_b(x_j) = sum over the product law of
+    1[basin = b]`` -- the matrix-product prediction, without sampling.
+
+    Parameters
+    ----------
+    kernels : sequence of Kernel, length d
+        Complete, with scalers.
+    starts : array_like, shape (n, d)
+        Start points in value units.
+    steps : int
+        Horizon ``>= 0``.
+    basin_fn, n_basins
+        As in :func:`basin_probabilities` (pass ``n_basins`` so that every row has the
+        same length).
+
+    Returns
+    -------
+    ndarray, shape (n, n_basins)
+    """
+    x = np.asarray(starts, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"starts must have shape (n, d) with n >= 1, got {x.shape}")
+    for row in x:
+        _check_kernels(kernels, row)
+    steps = _check_int(steps, "steps", 0)
+    laws = [
+        laws_at(ker, initial_law(ker, x[:, i]), np.array([steps]))[:, -1]
+        for i, ker in enumerate(kernels)
+    ]
+    rows = [
+        predicted_basin_probabilities([law[j] for law in laws], kernels, basin_fn, n_basins)
+        for j in range(x.shape[0])
+    ]
+    width = max(r.size for r in rows)
+    return np.stack([np.pad(r, (0, width - r.size)) for r in rows])
+
+
+def basin_tables_by_runs(
+    states: ArrayLike,
+    scalers: Sequence[Scaler],
+    starts: ArrayLike,
+    steps: int,
+    basin_fn: BasinFn,
+    n_basins: int,
+    laws: Sequence[ArrayLike] | None = None,
+    **kernel_options: object,
+) -> NDArray[np.float64]:
+    """Predicted basin tables from kernels estimated on the first ``n`` runs, ``n = 1..R``.
+
+    For each ``n``, :func:`coordinate_kernels` of ``states[:n]`` (and ``laws[i][:n]``), then
+    :func:`basin_table` from ``starts``. A kernel only knows the states its runs visited (its
+    other rows are imputed from them), so a basin that none of the first ``n`` runs reached
+    is usually missing from the predictions: this is how many runs it takes to predict
+    every basin (Zekri et al. 2024: one run sees one basin).
+
+    Parameters
+    ----------
+    states : array_like of int, shape (R, T, d)
+        ``R`` runs on shared grids (one scaler per coordinate).
+    scalers : sequence of Scaler, length d
+    starts, steps, basin_fn
+        As in :func:`basin_table`.
+    n_basins : int
+    laws : sequence of array_like, length d, optional
+        ``laws[i]`` of shape ``(R, T or T - 1, K)``; None: count the transitions.
+    **kernel_options
+        Passed to :func:`coordinate_kernels` (``smoothing``, ``method``, ...).
+
+    Returns
+    -------
+    ndarray, shape (R, n_starts, n_basins)
+        Entry ``[n - 1, j, b]``: predicted probability of basin ``b`` from ``starts[j]``
+        with the kernels of the first ``n`` runs.
+    """
+    s = np.asarray(states)
+    if s.ndim != 3:
+        raise ValueError(f"states must have shape (runs, T, d), got {s.shape}")
+    n_basins = _check_int(n_basins, "n_basins", 1)
+    tables = []
+    for n in range(1, s.shape[0] + 1):
+        sub = None if laws is None else [np.asarray(law)[:n] for law in laws]
+        kernels = coordinate_kernels(s[:n], scalers, sub, **kernel_options)  # type: ignore[arg-type]
+        tables.append(basin_table(kernels, starts, steps, basin_fn, n_basins))
+    return np.stack(tables)
