@@ -4,15 +4,15 @@ Chapter: *Tokenization* (and *The default language model*).
 
 Vocabulary (ids fixed, the model's embedding rows follow them):
 
-=====  ==========  ==================================================================
-id     token       role
-=====  ==========  ==================================================================
-0-9    ``0``-``9`` the digits of a value
-10     ``,``       separator; every value is *followed* by one, ``"523,541,538,"``
-11     ``<s>``     BOS, prepended to every text by the post-processor (also the EOS)
-12     ``<pad>``   padding
-13     ``<unk>``   any other character (never seen in training)
-=====  ==========  ==================================================================
+=====  ===========  ==================================================================
+id     token        role
+=====  ===========  ==================================================================
+0-9    ``0``-``9``  the digits of a value
+10     ``,``        separator; every value is *followed* by one, ``"523,541,538,"``
+11     ``<s>``      BOS, prepended to every text by the post-processor (also the EOS)
+12     ``<pad>``    padding
+13     ``<unk>``    any other character (never seen in training)
+=====  ===========  ==================================================================
 
 Whitespace is dropped by the normalizer, so ``"5 2 3 , 5 4 1"`` (the LLMTime spacing for BPE
 tokenizers) encodes like ``"523,541"``. Texts the default model was trained on are

@@ -1,0 +1,320 @@
+"""The book's web side: offline MathJax, launch and download buttons, the API reference.
+
+Fast tests check ``sgdllm.site`` and the configuration; the ``slow`` ones read the HTML that the
+``built_book`` fixture builds (every chapter executed with the CI profile).
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+import sgdllm
+from sgdllm import site
+from sgdllm.book import chapter_names
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO = "https://github.com/sgdllm/sgdllm"
+
+# Modules the API reference leaves out on purpose: the ``python -m sgdllm`` shim.
+NOT_IN_API = {"sgdllm.__main__"}
+
+
+# --------------------------------------------------------------------------- MathJax files
+
+
+def test_mathjax_source_ships_mathjax2_and_what_the_config_loads():
+    src = site.mathjax_source()
+    # MathJax 2 (the configuration of sgdllm.site is written for it), not 3
+    assert re.search(r'MathJax\.version="2\.7\.\d+"', (src / "MathJax.js").read_text())
+    for config_file in site.MATHJAX2_CONFIG["config"]:
+        assert (src / "config" / config_file).is_file(), config_file
+    font = site.MATHJAX2_CONFIG["HTML-CSS"]["webFont"]
+    assert any((src / "fonts" / "HTML-CSS" / font).rglob("*.woff")), font
+    assert (src / "jax" / "output" / "HTML-CSS" / "fonts" / font / "fontdata.js").is_file()
+
+
+def test_copy_mathjax_puts_the_files_below_static(tmp_path):
+    (tmp_path / "keep.css").write_text("body {}")
+    target = site.copy_mathjax(tmp_path)
+    assert target == tmp_path / "mathjax"
+    assert (target / "MathJax.js").is_file()
+    assert (target / "config" / "TeX-AMS-MML_HTMLorMML-full.js").is_file()
+    assert (tmp_path / "keep.css").read_text() == "body {}"
+    site.copy_mathjax(tmp_path)  # a second build copies over the first
+
+
+def test_missing_mathjax_package_names_the_fix(monkeypatch):
+    monkeypatch.setattr(site.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"jupyter-server-mathjax.*pip install"):
+        site.mathjax_source()
+
+
+def test_mathjax2_config_is_merged_under_the_users():
+    merged = site._merged(site.MATHJAX2_CONFIG, {"HTML-CSS": {"scale": 90}, "extra": 1})
+    assert merged["HTML-CSS"]["scale"] == 90
+    assert merged["HTML-CSS"]["webFont"] == "STIX-Web"
+    assert merged["extra"] == 1
+    assert "scale" not in site.MATHJAX2_CONFIG["HTML-CSS"]  # the default is not modified
+
+
+# --------------------------------------------------------------------------- launch buttons
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://mybinder.org/v2/gh/sgdllm/sgdllm/main?urlpath=lab/tree/book/chapters/a.ipynb",
+            "https://mybinder.org/v2/gh/sgdllm/sgdllm/executed?urlpath=lab/tree/book/chapters/a.ipynb",
+        ),
+        (
+            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/main/book/chapters/a.ipynb",
+            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/executed/book/chapters/a.ipynb",
+        ),
+        # a branch-like word elsewhere in the path is left alone
+        (
+            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/dev/main/a.ipynb",
+            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/dev/main/a.ipynb",
+        ),
+        # another repository is left alone
+        (
+            "https://mybinder.org/v2/gh/other/repo/main?urlpath=lab",
+            "https://mybinder.org/v2/gh/other/repo/main?urlpath=lab",
+        ),
+    ],
+)
+def test_launch_url_on_branch(url, expected):
+    assert site.launch_url_on_branch(url, REPO, "main", "executed") == expected
+
+
+def test_launch_url_on_branch_without_a_new_branch_is_identity():
+    url = "https://mybinder.org/v2/gh/sgdllm/sgdllm/main?urlpath=lab"
+    assert site.launch_url_on_branch(url, REPO, "main", "") == url
+    assert site.launch_url_on_branch(url, REPO, "main", "main") == url
+    with pytest.raises(ValueError, match="OWNER/REPO"):
+        site.launch_url_on_branch(url, "https://github.com/sgdllm", "main", "x")
+
+
+# --------------------------------------------------------------------------- short references
+
+
+DOCUMENTED = {
+    "sgdllm.discretize.Scaler",
+    "sgdllm.discretize.Scaler.to_states",
+    "sgdllm.lm.load.load_model",
+    "sgdllm.lm.adapters.Adapter.encode",
+    "sgdllm.lm.adapters.DigitAdapter",
+    "sgdllm.kernel.count_kernel",
+    "sgdllm.kernel.Kernel.matrix",
+    "sgdllm.truth.Kernel.matrix",  # a made-up twin: "Kernel.matrix" becomes ambiguous
+}
+
+
+@pytest.mark.parametrize(
+    ("target", "module", "cls", "expected"),
+    [
+        # a class imported by the module, written without its module
+        ("Scaler.to_states", "sgdllm.truth", None, "sgdllm.discretize.Scaler.to_states"),
+        ("~sgdllm.discretize.Scaler", "sgdllm.truth", None, "sgdllm.discretize.Scaler"),
+        # a re-exported function, mapped to where it is defined
+        ("sgdllm.lm.load_model", "sgdllm.lm.hierarchy", None, "sgdllm.lm.load.load_model"),
+        ("sgdllm.count_kernel", "sgdllm.predict", None, "sgdllm.kernel.count_kernel"),
+        # a method inherited from the base class, seen from the subclass
+        ("encode", "sgdllm.lm.adapters", "DigitAdapter", "sgdllm.lm.adapters.Adapter.encode"),
+        # a unique suffix, not importable from the module that writes it
+        ("to_states", "sgdllm.metrics", None, "sgdllm.discretize.Scaler.to_states"),
+        # broken: a typo, an ambiguous suffix, another library, prose
+        ("Scaler.to_statez", "sgdllm.truth", None, None),
+        ("Kernel.matrix", "sgdllm.metrics", None, None),
+        ("numpy.ndarray", "sgdllm.kernel", None, None),
+        ("array of shape", "sgdllm.kernel", None, None),
+    ],
+)
+def test_resolve_short_reference(target, module, cls, expected):
+    assert site.resolve_short_reference(target, module, cls, DOCUMENTED) == expected
+
+
+def test_names_sgdllm_object_distinguishes_undocumented_from_broken():
+    assert site.names_sgdllm_object("ALL_FAMILIES", "sgdllm.processes", "AR1")
+    assert site.names_sgdllm_object("sgdllm.processes.ALL_FAMILIES", None, None)
+    # a dataclass field whose default is None still exists
+    assert site.names_sgdllm_object("theta_star", "sgdllm.problems", "LogisticRegression")
+    assert not site.names_sgdllm_object("ALL_FAMILIEZ", "sgdllm.processes", "AR1")
+    assert not site.names_sgdllm_object("numpy.ndarray", "sgdllm.kernel", None)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_config_repository_launch_and_extensions():
+    assert CONFIG["repository"] == {"url": REPO, "branch": "main", "path_to_book": "."}
+    assert CONFIG["html"]["use_repository_button"] is True
+    assert CONFIG["html"]["use_issues_button"] is True
+    launch = CONFIG["launch_buttons"]
+    assert launch["binderhub_url"] == "https://mybinder.org"
+    assert launch["colab_url"] == "https://colab.research.google.com"
+    sphinx = CONFIG["sphinx"]
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon", "sgdllm.site"} <= set(
+        sphinx["extra_extensions"]
+    )
+    config = sphinx["config"]
+    assert config["sgdllm_launch_branch"] not in ("", "main")
+    # MathJax from the book itself: a relative path below _static/, MathJax 2
+    assert config["mathjax_path"] == f"{site.MATHJAX_DIR}/MathJax.js"
+    assert (ROOT / CONFIG["html"]["favicon"]).is_file()
+
+
+def test_binder_environment_is_at_the_root():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e ." in pip  # repo2docker stages the repository first when it sees a local path
+    assert any(p.startswith("jupyter-server-mathjax") for p in pip)
+
+
+def _public_modules() -> set[str]:
+    names = {"sgdllm"}
+    for info in pkgutil.walk_packages(sgdllm.__path__, prefix="sgdllm."):
+        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
+            names.add(info.name)
+    return names - NOT_IN_API
+
+
+def test_api_page_documents_every_public_module():
+    text = (ROOT / "book" / "api.md").read_text()
+    documented = set(re.findall(r"^\.\. automodule:: (\S+)", text, flags=re.M))
+    missing = _public_modules() - documented
+    assert not missing, f"book/api.md documents no `.. automodule::` for {sorted(missing)}"
+    unknown = documented - _public_modules()
+    assert not unknown, f"book/api.md documents modules that do not exist: {sorted(unknown)}"
+
+
+# --------------------------------------------------------------------------- the built HTML
+
+
+class _Assets(HTMLParser):
+    """Collects ``<script src>``, ``<link href>`` and inline script bodies of one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.links: list[tuple[str, str]] = []
+        self.anchors: list[str] = []
+        self.inline: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            if a.get("src"):
+                self.scripts.append(a["src"])
+            self._in_script = not a.get("src")
+        elif tag == "link" and a.get("href"):
+            self.links.append((a.get("rel") or "", a["href"]))
+        elif tag == "a" and a.get("href"):
+            self.anchors.append(a["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.inline.append(data)
+
+
+def _external(url: str) -> bool:
+    return bool(re.match(r"^(https?:)?//", url.strip(), flags=re.I))
+
+
+def _pages(html_dir: Path) -> list[Path]:
+    skip = {"_static", "_sources", "_images", "_downloads"}
+    return sorted(
+        p for p in html_dir.rglob("*.html") if not skip & set(p.relative_to(html_dir).parts)
+    )
+
+
+def _assets(page: Path) -> _Assets:
+    parser = _Assets()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.mark.slow
+def test_no_page_loads_an_external_script_or_stylesheet(built_book):
+    pages = _pages(built_book.html)
+    assert len(pages) > len(chapter_names(ROOT)), pages
+    offenders = []
+    for page in pages:
+        assets = _assets(page)
+        rel = page.relative_to(built_book.html)
+        offenders += [f"{rel}: <script src={s}>" for s in assets.scripts if _external(s)]
+        offenders += [
+            f"{rel}: <link rel={r} href={h}>"
+            for r, h in assets.links
+            if _external(h) and r in ("stylesheet", "preload", "modulepreload", "icon", "")
+        ]
+        # scripts that would fetch code from a CDN later (thebe's lazy loader did)
+        offenders += [
+            f"{rel}: inline script names {m}"
+            for body in assets.inline
+            for m in re.findall(r"https?://[^\s\"']+\.m?js\b", body)
+        ]
+    assert not offenders, "external scripts or stylesheets:\n" + "\n".join(offenders)
+
+
+@pytest.mark.slow
+def test_mathjax_is_served_by_the_book(built_book):
+    mathjax = built_book.html / "_static" / site.MATHJAX_DIR / "MathJax.js"
+    assert mathjax.is_file()
+    config = site.MATHJAX2_CONFIG["config"][0]
+    assert (mathjax.parent / "config" / config).is_file()
+    math_pages = 0
+    for page in _pages(built_book.html):
+        text = page.read_text(encoding="utf-8")
+        if 'class="math' not in text:
+            continue
+        math_pages += 1
+        srcs = [s for s in _assets(page).scripts if "MathJax" in s or "mathjax" in s]
+        assert srcs, f"{page} has math but loads no MathJax"
+        for src in srcs:
+            target = (page.parent / src.split("?")[0]).resolve()
+            assert target == mathjax.resolve(), f"{page} loads MathJax from {src}"
+        assert "text/x-mathjax-config" in text
+    assert math_pages >= 1
+
+
+@pytest.mark.slow
+def test_download_button_offers_the_executed_notebook(built_book):
+    for name in chapter_names(ROOT):
+        source = built_book.html / "_sources" / "book" / "chapters" / f"{name}.ipynb"
+        assert source.is_file(), f"no downloadable notebook for {name}"
+        nb = json.loads(source.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert code and all(c.get("execution_count") for c in code), f"{name}: not executed"
+        outputs = [o for c in code for o in c.get("outputs", [])]
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}: no figure"
+        page = built_book.html / "book" / "chapters" / f"{name}.html"
+        assert f"_sources/book/chapters/{name}.ipynb" in " ".join(_assets(page).anchors)
+
+
+@pytest.mark.slow
+def test_launch_buttons_open_the_executed_notebook_on_the_launch_branch(built_book):
+    branch = CONFIG["sphinx"]["config"]["sgdllm_launch_branch"]
+    for name in chapter_names(ROOT):
+        page = built_book.html / "book" / "chapters" / f"{name}.html"
+        anchors = _assets(page).anchors
+        path = f"book/chapters/{name}.ipynb"
+        binder = f"https://mybinder.org/v2/gh/sgdllm/sgdllm/{branch}?urlpath=lab/tree/{path}"
+        colab = f"https://colab.research.google.com/github/sgdllm/sgdllm/blob/{branch}/{path}"
+        assert binder in anchors, f"{name}: no Binder link {binder}"
+        assert colab in anchors, f"{name}: no Colab link {colab}"
+        assert REPO in anchors
+        assert any(a.startswith(f"{REPO}/issues/new") for a in anchors)
