@@ -410,7 +410,7 @@ def execute_chapter(
     _publish_dir(run_figures, layout.figures / name)
     target = layout.published / f"{name}.ipynb"
     tmp = target.with_suffix(".ipynb.tmp")
-    shutil.copyfile(staged, tmp)
+    tmp.write_text(_portable_notebook(staged.read_text(), layout, name))
     os.replace(tmp, target)
     record = {
         "chapter": name,
@@ -427,6 +427,31 @@ def execute_chapter(
     write_json_atomic(layout.records / f"{name}.json", record)
     shutil.rmtree(run_dir, ignore_errors=True)
     return target
+
+
+def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
+    """The executed notebook as readers get it: papermill's injected ``records_dir`` (a staging
+    folder of this machine) is reset to the default ``"_build/records"`` and its metadata paths
+    are made relative to the repository, so that the published notebook shows no local path and
+    reruns anywhere (Binder, Colab, a download)."""
+    nb = json.loads(text)
+    meta = nb.get("metadata", {}).get("papermill", {})
+    if meta:
+        meta["input_path"] = str(layout.source(name).relative_to(layout.root))
+        meta["output_path"] = f"book/chapters/{name}.ipynb"
+        meta.pop("cwd", None)
+        if "records_dir" in meta.get("parameters", {}):
+            meta["parameters"]["records_dir"] = "_build/records"
+    for cell in nb.get("cells", []):
+        if "injected-parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell["source"]
+        lines = source.splitlines(keepends=True) if isinstance(source, str) else list(source)
+        cell["source"] = [
+            'records_dir = "_build/records"\n' if line.startswith("records_dir = ") else line
+            for line in lines
+        ]
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
 @contextmanager

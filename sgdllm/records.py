@@ -190,7 +190,7 @@ class Recorder:
         seed: int | None = None,
         model: Any = None,
         show: bool = True,
-    ) -> Path:
+    ) -> None:
         """Save ``fig`` with its record, show it with its caption, and close it.
 
         Writes ``<figures_dir>/<chapter>/<name>.png`` (through a temporary file and an atomic
@@ -212,10 +212,8 @@ class Recorder:
         show : bool
             Display the figure and its caption (in a notebook).
 
-        Returns
-        -------
-        Path
-            The saved PNG.
+        Returns nothing (so that a notebook cell ending with this call shows no output);
+        :meth:`figure_path` gives the file.
         """
         import matplotlib.pyplot as plt
 
@@ -231,7 +229,7 @@ class Recorder:
             raise ValueError(f"figure {name!r} has no axes: nothing was drawn")
         identity = model_identity(model)
         self.figures_dir.mkdir(parents=True, exist_ok=True)
-        png = self.figures_dir / f"{name}.png"
+        png = self.figure_path(name)
         fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
         os.close(fd)
         try:
@@ -266,7 +264,10 @@ class Recorder:
             where = f"[`{self.source}`]({url})" if url else f"`{self.source}`"
             display(Markdown(f"**Figure `{name}`.** {caption.strip()} *Source: {where}.*"))
         plt.close(fig)
-        return png
+
+    def figure_path(self, name: str) -> Path:
+        """Where :meth:`figure` saved (or will save) the figure ``name``."""
+        return self.figures_dir / f"{name}.png"
 
 
 def _plain(value: Any) -> Any:

@@ -44,7 +44,8 @@ def test_numbers_are_written_and_nan_is_refused(tmp_path):
 
 def test_figure_is_saved_with_its_record(tmp_path):
     record = Recorder("ch", tmp_path / "records", glue=False, root=tmp_path)
-    png = record.figure(_fig(), "my_fig", caption="A falling line.", seed=3, show=False)
+    assert record.figure(_fig(), "my_fig", caption="A falling line.", seed=3, show=False) is None
+    png = record.figure_path("my_fig")
     assert png == tmp_path / "figures" / "ch" / "my_fig.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
     meta = json.loads(png.with_suffix(".json").read_text())
