@@ -127,8 +127,11 @@ class BookLayout:
         return self.notebooks / f"{name}.md"
 
     def run_dir(self, name: str) -> Path:
-        """Staging folder of a run in progress: ``records/`` and ``figures/<name>/``."""
-        return self.staging / f"{name}.run"
+        """A fresh staging folder for one run: ``records/`` and ``figures/<name>/``.
+
+        Unique per call, so two executions of one chapter never mix their figures.
+        """
+        return self.staging / f"{name}.run-{uuid.uuid4().hex[:12]}"
 
 
 def find_root(start: str | os.PathLike[str] | None = None) -> Path:
@@ -372,7 +375,6 @@ def execute_chapter(
     if not force and is_up_to_date(layout, name, key):
         return None
     run_dir = layout.run_dir(name)
-    shutil.rmtree(run_dir, ignore_errors=True)
     run_records = run_dir / "records"
     run_figures = run_dir / "figures" / name
     run_records.mkdir(parents=True)
@@ -395,6 +397,7 @@ def execute_chapter(
                 progress_bar=False,
             )
     except papermill.PapermillExecutionError as err:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing of a failed run is published
         raise ChapterFailed(
             f"chapter {name!r} ({source}) failed in cell {err.cell_index} "
             f"(execution count {err.exec_count}): {err.ename}: {err.evalue}\n"

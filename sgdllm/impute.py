@@ -40,9 +40,13 @@ from numpy.typing import ArrayLike, NDArray
 from .kernel import Kernel
 
 __all__ = [
+    "BASELINE_RULES",
     "IMPUTE_METHODS",
     "OUTSIDE_RULES",
+    "empty_rows",
+    "filled_row_errors",
     "impute",
+    "impute_baseline",
     "quantile_barycenter",
     "shift_law",
     "sinkhorn_barycenter",
@@ -532,3 +536,194 @@ def impute(
         if targets.size:
             out[targets] = shift_law(p[edge], targets - edge) if outside == "shift" else p[edge]
     return kernel.with_matrix(out, f"{kernel.method}+impute({method})")
+
+
+# ----------------------------------------------------------------------------- baselines
+
+#: Rules accepted by :func:`impute_baseline`.
+BASELINE_RULES: tuple[str, ...] = ("mixture", "uniform", "identity")
+
+BaselineRule = Literal["mixture", "uniform", "identity"]
+
+
+def empty_rows(kernel: Kernel) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The undefined rows of a kernel, split by where they lie with respect to the defined ones.
+
+    With ``k_first`` and ``k_last`` the first and last defined rows, an undefined row ``r`` is
+
+    * *between* defined rows when ``k_first < r < k_last``: :func:`impute` fills it with a
+      barycenter of its two defined neighbours (the interpolation the methods differ in);
+    * *outside* when ``r < k_first`` or ``r > k_last``: the ``outside`` rule fills it (the
+      same for every method).
+
+    Chapter: *Imputation*.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        With at least one defined row.
+
+    Returns
+    -------
+    between, outside : ndarray of bool, shape (K,)
+        Disjoint masks whose union is ``~kernel.defined``.
+
+    Examples
+    --------
+    >>> m = np.zeros((6, 6)); m[1, 1] = m[4, 4] = 1.0
+    >>> between, outside = empty_rows(Kernel(m, m.sum(1) > 0, m.sum(1)))
+    >>> np.flatnonzero(between).tolist(), np.flatnonzero(outside).tolist()
+    ([2, 3], [0, 5])
+    """
+    if not isinstance(kernel, Kernel):
+        raise ValueError(f"empty_rows expects a Kernel, got {type(kernel).__name__}")
+    defined = kernel.defined
+    rows = np.flatnonzero(defined)
+    if rows.size == 0:
+        raise ValueError(
+            "the kernel has no defined row, so no row lies between defined ones; estimate it "
+            "from a trajectory with at least one transition"
+        )
+    index = np.arange(kernel.n_states)
+    inside = (index > rows[0]) & (index < rows[-1])
+    return ~defined & inside, ~defined & ~inside
+
+
+def impute_baseline(
+    kernel: Kernel, rule: BaselineRule, *, outside: OutsideRule = "shift"
+) -> Kernel:
+    """Fill the undefined rows by a simple rule: the baselines that :func:`impute` must beat.
+
+    Rows between two consecutive defined rows ``k_i < r < k_j`` (``w = (r - k_i) / (k_j -
+    k_i)``, as in :func:`impute`) get
+
+    * ``"mixture"`` -- the linear interpolation of the neighbouring laws,
+      ``P_r = (1 - w) P_{k_i} + w P_{k_j}``: the barycenter for the Euclidean (L2) geometry of
+      laws instead of the Wasserstein one. It has the same mean as the W2 barycenter on the
+      line, but a mixture of two narrow laws is bimodal: from ``r`` the chain jumps to where
+      ``k_i`` *or* ``k_j`` goes, never in between;
+    * ``"uniform"`` -- the uniform law ``1 / K`` (what add-one smoothing gives an unvisited
+      state: the chain can jump anywhere, see :func:`sgdllm.kernel.count_kernel`);
+    * ``"identity"`` -- the Dirac ``delta_r`` (the chain stays where it is).
+
+    Rows outside the defined range follow ``outside`` exactly as in :func:`impute`, so that a
+    baseline and an imputation method differ only on the rows between defined rows.
+
+    Chapter: *Imputation*.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        With at least one defined row.
+    rule : {"mixture", "uniform", "identity"}
+    outside : {"shift", "copy"}
+        Rule for rows below the first or above the last defined row (see :func:`impute`).
+
+    Returns
+    -------
+    Kernel
+        Every row defined; defined rows unchanged; ``method`` tag
+        ``kernel.method + "+baseline(<rule>)"``.
+    """
+    if not isinstance(kernel, Kernel):
+        raise ValueError(f"impute_baseline expects a Kernel, got {type(kernel).__name__}")
+    if rule not in BASELINE_RULES:
+        raise ValueError(
+            f"rule must be one of {BASELINE_RULES}, got {rule!r}; for the optimal-transport "
+            f"methods use impute(kernel, method) with method in {IMPUTE_METHODS}"
+        )
+    if outside not in OUTSIDE_RULES:
+        raise ValueError(f"outside must be one of {OUTSIDE_RULES}, got {outside!r}")
+    between, _ = empty_rows(kernel)  # raises if no row is defined
+    rows = np.flatnonzero(kernel.defined)
+    p = kernel.matrix
+    k = kernel.n_states
+    out = p.copy()
+    for lo, hi in pairwise(rows):
+        if hi - lo < 2:
+            continue
+        gap = np.arange(lo + 1, hi)
+        if rule == "mixture":
+            ws = ((gap - lo) / (hi - lo))[:, None]
+            out[gap] = (1.0 - ws) * p[lo] + ws * p[hi]
+        elif rule == "uniform":
+            out[gap] = 1.0 / k
+        else:
+            out[gap] = 0.0
+            out[gap, gap] = 1.0
+    below, above = np.arange(rows[0]), np.arange(rows[-1] + 1, k)
+    for edge, targets in ((rows[0], below), (rows[-1], above)):
+        if targets.size:
+            out[targets] = shift_law(p[edge], targets - edge) if outside == "shift" else p[edge]
+    out[between] /= out[between].sum(axis=1, keepdims=True)  # rounding of the mixture
+    return kernel.with_matrix(out, f"{kernel.method}+baseline({rule})")
+
+
+def filled_row_errors(
+    kernel: Kernel,
+    truth: Kernel | ArrayLike,
+    rules: tuple[str, ...] | list[str] = IMPUTE_METHODS + BASELINE_RULES,
+    *,
+    metric: str = "w1",
+    reg: float = 5e-3,
+) -> dict[str, float]:
+    """Mean distance to the true kernel of the rows each rule fills between defined rows.
+
+    For every rule ``m`` (a method of :func:`impute` or a rule of :func:`impute_baseline`),
+
+    .. math::
+
+        E_m = \\frac{1}{|R|} \\sum_{r \\in R} d\\big(P^\\star_r, \\hat P^{(m)}_r\\big),
+
+    over the rows ``R`` that lie between defined rows of ``kernel`` (:func:`empty_rows`): the
+    rows where the rules differ. ``d`` is :func:`sgdllm.metrics.w1` (in states) or another
+    metric of :func:`sgdllm.metrics.row_distance`.
+
+    Chapter: *Imputation*.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The sparse kernel, with at least one defined row.
+    truth : Kernel or ndarray, shape (K, K)
+        The true kernel on the same grid (e.g. :func:`sgdllm.truth.sgd_coordinate_kernel`).
+    rules : sequence of str
+        Names from :data:`IMPUTE_METHODS` and :data:`BASELINE_RULES`.
+    metric : {"w1", "tv", "bhattacharyya", "kl"}
+        Row metric (``"kl"`` is ``KL(truth || filled)``).
+    reg : float
+        Regularization of ``"ot"``.
+
+    Returns
+    -------
+    dict
+        ``{rule: E_rule}``; ``nan`` for every rule when no row lies between defined rows.
+    """
+    from .metrics import row_distance
+
+    if not isinstance(kernel, Kernel):
+        raise ValueError(f"filled_row_errors expects a Kernel, got {type(kernel).__name__}")
+    unknown = [r for r in rules if r not in IMPUTE_METHODS + BASELINE_RULES]
+    if unknown:
+        raise ValueError(
+            f"unknown rule(s) {unknown}; use methods {IMPUTE_METHODS} or baselines {BASELINE_RULES}"
+        )
+    reference = truth.matrix if isinstance(truth, Kernel) else np.asarray(truth, dtype=float)
+    if reference.shape != kernel.matrix.shape:
+        raise ValueError(
+            f"truth must be a {kernel.n_states} x {kernel.n_states} kernel on the same grid, "
+            f"got shape {reference.shape}"
+        )
+    between, _ = empty_rows(kernel)
+    out: dict[str, float] = {}
+    for rule in rules:
+        if not between.any():
+            out[rule] = float("nan")
+            continue
+        filled = (
+            impute(kernel, rule, reg=reg)
+            if rule in IMPUTE_METHODS
+            else impute_baseline(kernel, rule)
+        )
+        out[rule] = row_distance(reference, filled, metric, rows=between)
+    return out

@@ -156,7 +156,7 @@ def test_figures_are_published_with_complete_records(tmp_path):
     assert meta["parameters"]["x"] == 2 and meta["profile"] == "ci" and meta["seed"] == 7
     assert meta["run_id"] == record["run_id"] and meta["cache_key"] == record["cache_key"]
     assert meta["caption"] == "A line of slope x." and meta["source"] == "notebooks/demo.md"
-    assert not layout.run_dir("demo").exists(), "the staging folder of the run is removed"
+    assert not list(layout.staging.glob("demo.run*")), "the staging folder of the run is removed"
     published = (layout.published / "demo.ipynb").read_text()
     assert str(tmp_path) not in published, "no path of the build machine in the notebook"
     assert 'records_dir = \\"_build/records\\"' in published
