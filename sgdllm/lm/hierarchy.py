@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: tqdm.auto warns in notebooks without ipywidgets
 
 from ..discretize import MAX_DIGITS, check_digits, check_states
 from . import cache as disk_cache
@@ -73,10 +73,16 @@ from .load import LanguageModel
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "REFINE_MODES",
+    "HierarchyStep",
+    "TokenCost",
+    "TokenCounter",
     "Window",
+    "brute_force_laws",
+    "hierarchy_step",
     "next_state_laws",
     "next_state_laws_multivariate",
     "plan_windows",
+    "token_cost",
     "values_per_window",
 ]
 
@@ -663,3 +669,388 @@ def next_state_laws_multivariate(
             f"use next_state_laws for one coordinate"
         )
     return [next_state_laws(lm, arr[:, i], digits, **kwargs) for i in range(arr.shape[1])]
+
+
+# ----------------------------------------------------------------------------- one step, by hand
+#
+# Chapter *Extracting transition probabilities*: the algorithm written out for one step (a
+# depth-first walk over the digit tree with a KV cache restored at every branch point), naive
+# scoring of every continuation (the reference Hierarchy-PDF must equal), and token counts.
+
+
+@dataclass(frozen=True)
+class HierarchyStep:
+    """The digit tree of one step: conditional laws level by level, and their product.
+
+    Attributes
+    ----------
+    conditionals : list of ndarray
+        ``conditionals[k]`` has shape ``(P_k, r_k)`` (``P_k = r_0 ... r_{k-1}`` prefixes):
+        row ``p`` is ``P(a_k = . | a_{<k} = p)``, the prefix ``p`` read as a mixed-radix number.
+        ``conditionals[0]`` is ``(1, r_0)``, the law of the first digit read at the separator.
+        Rows of prefixes that were not refined are uniform.
+    refined : list of ndarray of bool
+        ``refined[k]`` ``(P_k,)``: which prefixes got their own law from the model.
+    law : ndarray, shape (K,)
+        Product of the conditionals along every path: the law of the next value.
+    context_tokens : int
+        Tokens of the one teacher-forced pass over the context (prefix, values, separators).
+    branch_passes : int
+        Single-token forward passes, one per refined node below the root.
+    """
+
+    conditionals: list[NDArray[np.float64]]
+    refined: list[NDArray[np.bool_]]
+    law: NDArray[np.float64]
+    context_tokens: int
+    branch_passes: int
+
+
+def _cache_of(layers: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+    """A fresh ``DynamicCache`` holding ``layers`` (torch ops never write into them)."""
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=list(layers))
+
+
+def _one_pass(
+    lm: LanguageModel,
+    ids: NDArray[np.int64],
+    start: int,
+    layers: list[tuple[torch.Tensor, torch.Tensor]] | None,
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Logits at the last of ``ids`` (placed at positions ``start..``) after the cached
+    ``layers``, and the cache extended by ``ids``."""
+    from transformers import DynamicCache
+
+    cache = _cache_of(layers) if layers is not None else DynamicCache()
+    logits = _forward(
+        lm.model,
+        input_ids=torch.as_tensor(ids[None], device=lm.device),
+        position_ids=torch.arange(start, start + ids.size, device=lm.device)[None],
+        past_key_values=cache,
+        logits_to_keep=torch.as_tensor([ids.size - 1], device=lm.device),
+    )
+    return logits[-1], [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _digit_law(logits: torch.Tensor, ids: Sequence[int]) -> NDArray[np.float64]:
+    """Softmax of ``logits (vocab,)`` restricted to ``ids``, renormalized in float64."""
+    p = np.exp(_restricted_log_softmax(logits[None], ids)[0])
+    return p / p.sum()
+
+
+def hierarchy_step(
+    lm: LanguageModel,
+    context: ArrayLike,
+    digits: int,
+    *,
+    refine: str = "full",
+) -> HierarchyStep:
+    """Hierarchy-PDF for one step, written out: the law of the value after ``context``.
+
+    The didactic form of Liu et al. (2024)'s algorithm, one branch at a time (the batched
+    :func:`next_state_laws` computes the same numbers for every step of a series at once):
+
+    1. one forward pass over ``prefix + context`` (values and separators, LLMTime format of
+       Gruver et al. 2023) leaves the keys and values of every position in a KV cache, and its
+       softmax at the final separator, restricted to the ``r_0`` first-digit tokens, is the law
+       of the first digit ``P(a_0)``;
+    2. for each refined node ``(a_0, ..., a_{k-1})`` of the digit tree, depth first, the cache
+       is restored to the branch point (the context plus ``a_0 .. a_{k-2}``), the token of
+       ``a_{k-1}`` is appended at its position, and a single-token pass gives
+       ``P(a_k | a_{<k})``, the softmax restricted to the level-``k`` tokens;
+    3. the law of the value is the product along each path,
+
+    .. math::
+
+        P(s = a_0 \\dots a_{m-1}) = \\prod_{k=0}^{m-1} P(a_k \\mid a_{<k}),
+
+    a node that is not refined spreading its mass uniformly over its children.
+
+    At full refinement that is ``sum_{k=1}^{m-1} prod_{j<k} r_j`` single-token passes,
+    ``(10^n - 1)/9 - 1`` for ``n`` digits (10 at 2 digits, 110 at 3); when the next value is
+    also observed (teacher forcing, as in :func:`next_state_laws`), its own path comes free
+    from the main pass and ``n - 1`` of them are saved.
+
+    Parameters
+    ----------
+    lm : LanguageModel
+    context : array_like of int, shape (T,)
+        States ``s_0 .. s_t`` in ``0..10**digits - 1``; they must fit the model's context.
+    digits : int
+    refine : {"full", "neighbours"}
+        ``"neighbours"`` refines only the subtrees whose first digit is within 1 of the most
+        likely first digit (Liu et al.'s default for an unseen value).
+
+    Returns
+    -------
+    HierarchyStep
+        ``law`` equals the last row of ``next_state_laws(lm, context, digits, refine=refine)``
+        (the row of the unseen value after ``context``) up to float rounding.
+    """
+    digits = check_digits(digits, MAX_DIGITS)
+    s = np.asarray(context)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(
+            f"hierarchy_step expects a non-empty 1-D series of states as context, got shape "
+            f"{s.shape}"
+        )
+    s = check_states(s, digits, caller="hierarchy_step")
+    if refine not in REFINE_MODES:
+        raise ValueError(f"refine={refine!r} is not one of {REFINE_MODES}")
+    adapter = lm.adapter_for(digits)
+    fit = values_per_window(adapter, lm.max_positions)
+    if s.size > fit:
+        raise ValueError(
+            f"a context of {s.size} values does not fit {lm.name!r} ({lm.max_positions} "
+            f"positions hold {fit} values at digits={digits}); pass the last {fit} values"
+        )
+    _check_attention(lm.model)
+    radices = adapter.radices
+    m = len(radices)
+    ids = adapter.encode(s).ids
+    cond = [np.full((int(np.prod(radices[:k])), radices[k]), 1.0 / radices[k]) for k in range(m)]
+    refined = [np.zeros(int(np.prod(radices[:k])), dtype=bool) for k in range(m)]
+    passes = 0
+    with torch.inference_mode():
+        logits, root = _one_pass(lm, ids, 0, None)
+        cond[0][0] = _digit_law(logits, adapter.level_ids[0])
+        refined[0][0] = True
+        centre = int(np.argmax(cond[0][0]))
+        # depth-first walk: (level k of the node, its prefix index, the cache at its parent)
+        stack = [(1, a, root) for a in range(radices[0] - 1, -1, -1)] if m > 1 else []
+        while stack:
+            k, prefix, parent = stack.pop()
+            if refine == "neighbours" and abs(prefix // int(np.prod(radices[1:k])) - centre) > 1:
+                continue
+            symbol = prefix % radices[k - 1]
+            token = np.asarray([adapter.level_ids[k - 1][symbol]], dtype=np.int64)
+            logits, layers = _one_pass(lm, token, ids.size + k - 1, parent)
+            passes += 1
+            cond[k][prefix] = _digit_law(logits, adapter.level_ids[k])
+            refined[k][prefix] = True
+            if k + 1 < m:
+                r = radices[k]
+                stack.extend((k + 1, prefix * r + a, layers) for a in range(r - 1, -1, -1))
+    mass = np.ones(1)
+    for c in cond:
+        mass = (mass[:, None] * c).ravel()
+    law = _check_laws(mass[None], lm.name)[0]
+    return HierarchyStep(cond, refined, law, int(ids.size), passes)
+
+
+# ----------------------------------------------------------------------------- brute force
+
+
+def brute_force_laws(
+    lm: LanguageModel,
+    states: ArrayLike,
+    digits: int,
+    *,
+    window: int | None = None,
+    min_context: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> NDArray[np.float64]:
+    """Naive scoring of every continuation: the reference Hierarchy-PDF must equal.
+
+    For every row ``t`` and every value ``v`` of the ``K = 10**digits`` values, the sequence
+    ``prefix + context_t + v`` goes through the model in full, without any cache shared across
+    sequences, and
+
+    .. math::
+
+        P(s_{t+1} = v \\mid \\text{context}_t) = \\prod_{k=0}^{m-1}
+        \\operatorname{softmax}_{\\text{level } k}\\big(\\ell(\\text{context}_t, v_{<k})\\big)[v_k],
+
+    the softmax restricted to the level-``k`` tokens as in :func:`next_state_laws` (Liu et al.
+    2024's digit-restricted law). ``context_t`` is the values of row ``t``'s window
+    (:func:`plan_windows`, same defaults as :func:`next_state_laws`), so the two functions
+    compute the same law. Only the first ``m - 1`` tokens of ``v`` are fed (the logits after
+    its last token are not needed): the cheapest exact brute force, ``K`` sequences of
+    ``|prefix| + (values in context) x tokens_per_value + m - 1`` tokens per row
+    (:func:`token_cost`).
+
+    Parameters
+    ----------
+    lm : LanguageModel
+    states : array_like of int, shape (T,)
+    digits : int
+    window, min_context : int, optional
+        As in :func:`next_state_laws`.
+    batch_size : int
+        Most tokens per forward pass (at least one sequence); does not change the result.
+    progress : bool
+        Show a progress bar over the rows.
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+    """
+    digits = check_digits(digits, MAX_DIGITS)
+    s = np.asarray(states)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(
+            f"brute_force_laws expects a non-empty 1-D series of states, got shape {s.shape}"
+        )
+    s = check_states(s, digits, caller="brute_force_laws")
+    adapter = lm.adapter_for(digits)
+    opts = _resolve_options(
+        lm, adapter, s.size, digits, "full", None, window, min_context, batch_size
+    )
+    k = 10**digits
+    m = adapter.levels
+    sym = symbols(np.arange(k), adapter.radices)  # (K, m)
+    tails = np.stack([np.asarray(ids)[sym[:, j]] for j, ids in enumerate(adapter.level_ids)], 1)
+    tails = tails[:, : m - 1]
+    out = np.empty((s.size, k))
+    keep_arg = "logits_to_keep" in inspect.signature(lm.model.forward).parameters
+    with (
+        torch.inference_mode(),
+        tqdm(total=s.size, disable=not progress, desc="brute force", unit="law") as bar,
+    ):
+        for w in plan_windows(s.size, opts.window, opts.min_context):
+            for t in range(w.first, w.last + 1):
+                prefix = adapter.encode(s[w.start : t + 1]).ids
+                per = max(1, opts.batch_size // (prefix.size + m - 1))
+                logp = np.zeros(k)
+                for lo in range(0, k, per):
+                    hi = min(lo + per, k)
+                    seqs = np.concatenate(
+                        [np.broadcast_to(prefix, (hi - lo, prefix.size)), tails[lo:hi]], axis=1
+                    )
+                    ids = torch.as_tensor(seqs, device=lm.device)
+                    extra = {"logits_to_keep": m} if keep_arg else {}
+                    logits = lm.model(input_ids=ids, use_cache=False, **extra).logits[:, -m:]
+                    for level, level_ids in enumerate(adapter.level_ids):
+                        lp = _restricted_log_softmax(logits[:, level], level_ids)
+                        logp[lo:hi] += lp[np.arange(hi - lo), sym[lo:hi, level]]
+                out[t] = np.exp(logp)
+                bar.update(1)
+    return out
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+class TokenCounter:
+    """Count the forward passes of a model and the input tokens they read, in a ``with`` block.
+
+    A forward pre-hook adds ``input_ids.numel()`` of every call of ``model`` (a
+    ``transformers`` model, or ``lm.model``). Token counts are deterministic, unlike times.
+
+    >>> with TokenCounter(lm.model) as count:                   # doctest: +SKIP
+    ...     laws = next_state_laws(lm, states, 2, progress=False)
+    >>> count.passes, count.tokens                              # doctest: +SKIP
+    """
+
+    def __init__(self, model: Any):
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError(
+                f"TokenCounter needs a torch module (pass lm.model), got {type(model).__name__}"
+            )
+        self.model = model
+        self.passes = 0
+        self.tokens = 0
+        self._handle: Any = None
+
+    def _hook(self, module: Any, args: tuple, kwargs: dict) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if ids is None:
+            raise ValueError("TokenCounter counts input_ids; this call passed none")
+        self.passes += 1
+        self.tokens += int(ids.numel())
+
+    def __enter__(self) -> TokenCounter:
+        self.passes = self.tokens = 0
+        self._handle = self.model.register_forward_pre_hook(self._hook, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.remove()
+
+
+@dataclass(frozen=True)
+class TokenCost:
+    """Input tokens read by Hierarchy-PDF at full refinement and by naive scoring.
+
+    Attributes
+    ----------
+    teacher_forced : int
+        Tokens of the main passes, one per window: ``|prefix| + values x tokens_per_value``.
+    branch : int
+        Single tokens of the branch nodes, ``sum_{k=1}^{m-1} (P_k - 1)`` per observed value
+        (``(10^n - 1)/9 - n`` at ``n`` digits) and ``sum_k P_k`` for the unseen last value.
+    brute_force : int
+        Tokens of :func:`brute_force_laws`: ``K`` sequences per row.
+    """
+
+    teacher_forced: int
+    branch: int
+    brute_force: int
+
+    @property
+    def hierarchy(self) -> int:
+        """All tokens of Hierarchy-PDF, ``teacher_forced + branch``."""
+        return self.teacher_forced + self.branch
+
+    @property
+    def ratio(self) -> float:
+        """How many times more tokens naive scoring reads."""
+        return self.brute_force / self.hierarchy
+
+
+def token_cost(
+    lm: LanguageModel,
+    n_values: int,
+    digits: int,
+    *,
+    window: int | None = None,
+    min_context: int | None = None,
+) -> TokenCost:
+    """Tokens :func:`next_state_laws` (full refinement) and :func:`brute_force_laws` read.
+
+    For a series of ``T`` values cut into windows ``w`` (:func:`plan_windows`), prefix length
+    ``c``, ``m`` levels of radices ``r_k`` (``P_k = r_0 \\cdots r_{k-1}``) and
+    ``tau = m + |sep|`` tokens per value:
+
+    .. math::
+
+        N_{\\mathrm{HPDF}} = \\sum_w (c + |w|\\,\\tau)
+            + (T - 1) \\sum_{k=1}^{m-1} (P_k - 1) + \\sum_{k=1}^{m-1} P_k,
+        \\qquad
+        N_{\\mathrm{naive}} = K \\sum_{t=0}^{T-1} \\big(c + (t + 1 - \\mathrm{start}_t)\\,\\tau
+            + m - 1\\big),
+
+    the second growing like ``K T^2`` within a window, the first like ``T``.
+
+    Parameters
+    ----------
+    lm : LanguageModel
+    n_values : int
+        Length ``T`` of the series.
+    digits : int
+    window, min_context : int, optional
+        As in :func:`next_state_laws`.
+
+    Returns
+    -------
+    TokenCost
+    """
+    digits = check_digits(digits, MAX_DIGITS)
+    if isinstance(n_values, bool) or not isinstance(n_values, (int, np.integer)) or n_values < 1:
+        raise ValueError(f"n_values must be a positive number of values, got {n_values!r}")
+    adapter = lm.adapter_for(digits)
+    opts = _resolve_options(
+        lm, adapter, int(n_values), digits, "full", None, window, min_context, DEFAULT_BATCH_SIZE
+    )
+    c, tau, m = len(adapter.prefix_ids), adapter.tokens_per_value, adapter.levels
+    prefixes = [int(np.prod(adapter.radices[:k])) for k in range(1, m)]
+    forced, brute = 0, 0
+    for w in plan_windows(int(n_values), opts.window, opts.min_context):
+        forced += c + (w.stop - w.start) * tau
+        lengths = c + (np.arange(w.first, w.last + 1) + 1 - w.start) * tau + m - 1
+        brute += 10**digits * int(lengths.sum())
+    branch = (int(n_values) - 1) * sum(p - 1 for p in prefixes) + sum(prefixes)
+    return TokenCost(int(forced), int(branch), int(brute))
