@@ -51,6 +51,7 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes files private; records are meant to be read
         with os.fdopen(fd, "w") as fh:
             fh.write(text + "\n")
         os.replace(tmp, path)
@@ -231,6 +232,7 @@ class Recorder:
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         png = self.figure_path(name)
         fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
+        os.fchmod(fd, 0o644)  # readable like any figure, not private like mkstemp's default
         os.close(fd)
         try:
             fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
