@@ -248,6 +248,7 @@ def test_every_expected_figure_was_produced_by_the_current_inputs(built_book):
         expected = expected_figures(built_book, name)
         assert expected, f"chapter {name} saves no figure through record.figure"
         record = json.loads((built_book.records / f"{name}.json").read_text())
+        assert record["profile"] == "ci", f"{name} was last executed with another profile"
         params = {**record["parameters"]}
         declared = declared_parameters(built_book.source(name))
         key = chapter_key(built_book, name, params, params.get("model", declared.get("model")))
