@@ -564,9 +564,14 @@ def _worker(
 
 
 def build_html(layout: BookLayout, strict: bool = True) -> None:
-    """Run ``jupyter-book build`` on the root (``-n -W --keep-going`` when ``strict``)."""
+    """Run ``jupyter-book build --all`` on the root (``-n -W --keep-going`` when ``strict``).
+
+    The HTML folder is removed first and every page is written again: Sphinx never deletes
+    pages whose source is gone, and a stale page would be served (and tested) as if current.
+    """
     exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(layout.root)]
+    shutil.rmtree(layout.html, ignore_errors=True)
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", "--all", str(layout.root)]
     if strict:
         cmd += ["-n", "-W", "--keep-going"]
     done = subprocess.run(cmd, check=False)
