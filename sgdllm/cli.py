@@ -1,5 +1,6 @@
 """Command line: ``sgdllm book`` executes the chapters and builds the book; ``sgdllm pretrain``
-trains the default language model and ``sgdllm evaluate-model`` scores it.
+trains the default language model, ``sgdllm evaluate-model`` scores it, and ``sgdllm predict``
+predicts a logged training run from new starts.
 
 Subcommands import their heavy dependencies (torch, transformers) lazily, so ``sgdllm book``
 never imports torch."""
@@ -67,6 +68,51 @@ def _evaluate_model(args: argparse.Namespace) -> int:
     )
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from .trajectories import parse_start, predict_trajectory_file
+
+    try:
+        starts = None if not args.start else [parse_start(s) for s in args.start]
+        if starts is not None and len({s.size for s in starts}) > 1:
+            raise ValueError(
+                f"every --start must give the same number of values, got sizes "
+                f"{sorted({s.size for s in starts})}"
+            )
+        result = predict_trajectory_file(
+            args.trajectory,
+            model=args.model,
+            digits=args.digits,
+            starts=None if starts is None else starts,
+            horizons=args.horizon or (10, 100, 1000),
+            kernel=args.kernel,
+            impute=args.impute,
+            key=args.key,
+            max_values=args.max_values,
+            long=args.long,
+            names=None if args.names is None else args.names.split(","),
+            out_dir=args.out,
+            progress=not args.quiet,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"sgdllm predict: {err}", file=sys.stderr)
+        return 1
+    runs, steps, d = result.trajectory.shape
+    print(
+        f"read {runs} run(s) x {steps} steps x {d} coordinate(s); predicted "
+        f"{result.starts.shape[0]} start(s) at horizons {result.horizons.tolist()}"
+    )
+    for j, x0 in enumerate(result.starts):
+        mean = ", ".join(f"{v:.4g}" for v in result.means[j, -1])
+        std = ", ".join(f"{v:.3g}" for v in result.stds[j, -1])
+        print(
+            f"  start {j + 1} ({', '.join(f'{v:.4g}' for v in x0)}): at t = {result.horizons[-1]} "
+            f"mean ({mean}), std ({std})"
+        )
+    for path in result.files.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgdllm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +172,69 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--card", type=Path, default=None, help="write the markdown table here")
     ev.add_argument("--seed", type=int, default=2024, help="seed of the evaluation processes")
     ev.set_defaults(func=_evaluate_model)
+
+    pr = sub.add_parser(
+        "predict",
+        help="predict the laws of a logged training run's parameters from new starts",
+        description="Read a logged trajectory (.npy: (steps, d) or (runs, steps, d); .npz: one "
+        "such array, or name it with --key; .csv: one row per step, one column per "
+        "coordinate, optional header), estimate each coordinate's transition kernel in "
+        "context with a language model (or by counting, --kernel counts), fill the unvisited "
+        "rows by optimal-transport barycenters, and write the predicted law of every "
+        "coordinate from each start at each horizon to OUT/prediction.npz, "
+        "OUT/prediction.json and OUT/prediction.png.",
+    )
+    pr.add_argument("trajectory", type=Path, help="the .npy, .npz or .csv file")
+    pr.add_argument(
+        "--model", default=None, help="model directory or Hugging Face id (default: embedded)"
+    )
+    pr.add_argument("--digits", type=int, default=2, help="digits per value (10**digits states)")
+    pr.add_argument(
+        "--start",
+        action="append",
+        metavar="X1,X2,...",
+        help="a new start, one value per coordinate (repeatable; write --start=-1,2 when the "
+        "first value is negative; default: each run's first value)",
+    )
+    pr.add_argument(
+        "--horizon",
+        action="append",
+        type=int,
+        metavar="T",
+        help="steps after the start (repeatable, increasing; default 10, 100, 1000)",
+    )
+    pr.add_argument(
+        "--kernel",
+        choices=("model", "counts"),
+        default="model",
+        help="read the kernels with the language model (default) or count the transitions",
+    )
+    pr.add_argument(
+        "--impute",
+        choices=("ot-exact", "ot", "nearest"),
+        default="ot-exact",
+        help="how unvisited rows are filled (default: exact W2 barycenters)",
+    )
+    pr.add_argument("--key", default=None, help="array name inside a .npz holding several")
+    pr.add_argument(
+        "--max-values",
+        type=int,
+        default=None,
+        help="values the model reads at once (default: all its context holds)",
+    )
+    pr.add_argument(
+        "--long",
+        choices=("error", "window", "truncate"),
+        default="error",
+        help="a run longer than --max-values: stop with an error (default), read it in "
+        "sliding windows, or keep its last steps",
+    )
+    pr.add_argument("--out", type=Path, default=Path("sgdllm-prediction"), help="output directory")
+    pr.add_argument(
+        "--names", default=None, metavar="A,B,...", help="names of the coordinates (figure, JSON)"
+    )
+    pr.add_argument("--quiet", action="store_true", help="no progress bars")
+    pr.set_defaults(func=_predict)
     return parser
 
 
