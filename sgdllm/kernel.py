@@ -28,11 +28,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
-from .discretize import Scaler, check_digits
+from .discretize import HIGH, LOW, Scaler, check_digits
 
 __all__ = [
     "MAX_KERNEL_DIGITS",
     "Kernel",
+    "ar1_fit_kernel",
     "count_kernel",
     "cv_bandwidth",
     "kernel_from_laws",
@@ -785,3 +786,78 @@ def kernel_from_laws(
     matrix = np.zeros((k, k))
     matrix[visited] = sums[visited] / counts[visited, None]
     return Kernel(matrix, visited, counts, scaler, "laws")
+
+
+# ----------------------------------------------------------------------------- parametric fit
+# Added for the chapter *Side by side, and uncertainty* (notebooks/side_by_side.md).
+
+
+def ar1_fit_kernel(
+    states: ArrayLike,
+    digits: int,
+    *,
+    scaler: Scaler | None = None,
+    min_sigma: float = 0.5,
+) -> Kernel:
+    """A Gaussian AR(1) model fitted by least squares, discretized on the state grid.
+
+    With the transitions ``(s_t, s_{t+1})`` of the trajectory (within runs), ordinary least
+    squares fits
+
+    .. math::
+
+        s_{t+1} = a + b \\, s_t + \\sigma \\varepsilon_t, \\qquad
+        \\varepsilon_t \\sim \\mathcal N(0, 1),
+
+    ``(a, b)`` minimizing the squared residuals and ``sigma^2`` their mean square (the
+    maximum-likelihood estimate of the Gaussian model). The kernel is that Gaussian transition
+    binned on the grid, :func:`sgdllm.truth.gaussian_kernel` (mass beyond the grid on the edge
+    states). The fit is done in state units: an affine rescaling of the values gives the same
+    kernel. For SGD on a quadratic with Gaussian gradient noise this model is exact
+    (:func:`sgdllm.truth.ar1_kernel`); for finite sums its noise is a mixture, which the model
+    replaces by a Gaussian with the same variance.
+
+    Every row is defined (the model extrapolates), so the kernel needs no imputation.
+
+    Parameters
+    ----------
+    states : array_like of int, shape (T,) or (runs, T)
+        States in ``0..10**digits - 1``, at least 3 transitions in all.
+    digits : int
+        ``K = 10**digits`` states, at most :data:`MAX_KERNEL_DIGITS` digits.
+    scaler : Scaler, optional
+        Stored on the kernel.
+    min_sigma : float
+        Lower bound on ``sigma``, in states (default half a bin): a chain stuck on one state
+        would otherwise give a Dirac kernel.
+
+    Returns
+    -------
+    Kernel
+        ``visited`` and ``counts`` are the empirical ones, as for :func:`count_kernel`;
+        ``method`` is ``"ar1(a=..,b=..,sigma=..)"``.
+    """
+    from .truth import gaussian_kernel  # truth imports discretize only; no cycle
+
+    digits = _check_kernel_digits(digits)
+    _check_scaler(scaler, digits)
+    min_sigma = float(min_sigma)
+    if not (np.isfinite(min_sigma) and min_sigma >= 0):
+        raise ValueError(f"min_sigma must be a finite number >= 0, got {min_sigma}")
+    runs = _as_runs(states, digits)
+    k = 10**digits
+    src, dst = _transitions(runs)
+    if src.size < 3:
+        raise ValueError(
+            f"an AR(1) fit needs at least 3 transitions, got {src.size}; pass a longer trajectory"
+        )
+    x, y = src.astype(np.float64), dst.astype(np.float64)
+    design = np.column_stack([np.ones_like(x), x])
+    (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
+    sigma = max(float(np.sqrt(np.mean((y - a - b * x) ** 2))), min_sigma)
+    # A scaler whose values are the states themselves: to_unit(s) * K = s.
+    in_states = Scaler(k * LOW, k * HIGH, digits)
+    matrix = gaussian_kernel(lambda s: a + b * s, sigma, in_states)
+    n = np.bincount(src, minlength=k).astype(np.float64)
+    method = f"ar1(a={a:.3g},b={b:.3g},sigma={sigma:.3g})"
+    return Kernel(matrix, n > 0, n, scaler, method)

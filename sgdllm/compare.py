@@ -1,0 +1,460 @@
+"""Every kernel estimator side by side, over seeds, and what prediction costs.
+
+Chapter: *Side by side, and uncertainty* (notebooks/side_by_side.md).
+
+On a one-dimensional SGD chain, whose exact binned kernel is known
+(:func:`sgdllm.truth.sgd_coordinate_kernel`), :func:`compare_estimators` estimates the kernel
+from a training run with every estimator of the package -- the language model's next-state
+laws (:func:`sgdllm.kernel.kernel_from_laws`), raw transition counts, Laplace smoothing,
+Gaussian-smoothed counts with the rule-of-thumb and the cross-validated bandwidth
+(:func:`sgdllm.kernel.count_kernel`) and a Gaussian AR(1) fit
+(:func:`sgdllm.kernel.ar1_fit_kernel`) -- fills the empty rows the same way (OT barycenters,
+:func:`sgdllm.impute.impute`) and scores each kernel twice:
+
+* **kernel error** -- the mean total variation (and Bhattacharyya distance, Liu et al. 2024)
+  between estimated and exact rows, over the visited rows and over all rows weighted by the
+  exact stationary law (:func:`kernel_errors`);
+* **prediction error** -- the Wasserstein-1 distance between the law predicted by matrix
+  products from new starts and the histogram of real SGD runs from the same starts, at several
+  horizons (:func:`sgdllm.predict.compare_with_runs`).
+
+It repeats this over training seeds and context lengths, so that every number comes with a
+standard error (:func:`mean_and_se`).
+
+The cost side: :func:`flop_counts` models the arithmetic of predicting ``m`` laws by matrix
+products against simulating ``m x R`` SGD runs, and :func:`time_prediction_and_sgd` measures
+both; :func:`crossover` finds where the two costs meet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .discretize import Scaler
+from .impute import impute
+from .kernel import Kernel, ar1_fit_kernel, count_kernel, kernel_from_laws
+from .metrics import row_distance, stationary_law
+from .predict import compare_with_runs, initial_law, propagate
+from .problems import least_squares
+from .sgd import run_sgd
+
+__all__ = [
+    "ESTIMATORS",
+    "compare_estimators",
+    "crossover",
+    "estimate_kernels",
+    "flop_counts",
+    "kernel_errors",
+    "mean_and_se",
+    "ranking",
+    "time_prediction_and_sgd",
+]
+
+#: Names of the estimators, in the order of the tables; the language model comes first and is
+#: skipped when no laws are given.
+ESTIMATORS: tuple[str, ...] = (
+    "language model",
+    "counts",
+    "laplace",
+    "gaussian (rule)",
+    "gaussian (cv)",
+    "AR(1)",
+)
+
+LawsFn = Callable[[NDArray[np.int64]], NDArray[np.float64]]
+
+
+def estimate_kernels(
+    states: ArrayLike,
+    scaler: Scaler,
+    laws: ArrayLike | None = None,
+    *,
+    method: str = "ot",
+) -> dict[str, Kernel]:
+    """Every estimator of the kernel of one coordinate, imputed the same way.
+
+    Parameters
+    ----------
+    states : array_like of int, shape (T,)
+        One discretized training run.
+    scaler : Scaler
+        Its grid (stored on every kernel).
+    laws : array_like, shape (T or T - 1, K), optional
+        A language model's next-state laws of ``states`` (``sgdllm.lm.next_state_laws``); the
+        ``"language model"`` kernel is left out without them.
+    method : str
+        Imputation of :func:`sgdllm.impute.impute` for the empty rows (default the paper's OT
+        barycenters); kernels with every row defined (Laplace, AR(1)) come back unchanged.
+
+    Returns
+    -------
+    dict
+        Estimator name (from :data:`ESTIMATORS`) to complete Kernel.
+    """
+    if not isinstance(scaler, Scaler):
+        raise ValueError(f"scaler must be a sgdllm.discretize.Scaler, got {scaler!r}")
+    s = np.asarray(states)
+    if s.ndim != 1:
+        raise ValueError(f"states must be one run, shape (T,), got {s.shape}")
+    digits = scaler.digits
+    raw: dict[str, Kernel] = {}
+    if laws is not None:
+        raw["language model"] = kernel_from_laws(s, laws, digits, scaler=scaler)
+    raw["counts"] = count_kernel(s, digits, scaler=scaler)
+    raw["laplace"] = count_kernel(s, digits, "laplace", scaler=scaler)
+    raw["gaussian (rule)"] = count_kernel(s, digits, "gaussian", bandwidth="rule", scaler=scaler)
+    raw["gaussian (cv)"] = count_kernel(s, digits, "gaussian", bandwidth="cv", scaler=scaler)
+    raw["AR(1)"] = ar1_fit_kernel(s, digits, scaler=scaler)
+    return {name: impute(k, method) for name, k in raw.items()}
+
+
+def kernel_errors(
+    kernel: Kernel | ArrayLike,
+    truth: ArrayLike,
+    visited: ArrayLike,
+    weights: ArrayLike | None = None,
+) -> dict[str, float]:
+    """Row errors of an estimated kernel against the exact one.
+
+    .. math::
+
+        E_{\\mathrm{visited}} = \\frac{1}{|V|} \\sum_{s \\in V} d(\\hat P[s], P[s]), \\qquad
+        E_{\\pi} = \\sum_s \\pi_s \\, d(\\hat P[s], P[s]),
+
+    ``V`` the visited rows, ``pi`` the exact stationary law (default
+    :func:`sgdllm.metrics.stationary_law` of ``truth``), ``d`` the total variation and the
+    Bhattacharyya distance (:func:`sgdllm.metrics.row_distance`). The Bhattacharyya distance is
+    infinite for a row whose support misses the exact row's.
+
+    Parameters
+    ----------
+    kernel : Kernel or ndarray, shape (K, K)
+        Complete estimate.
+    truth : ndarray, shape (K, K)
+        Exact kernel.
+    visited : array_like of bool, shape (K,)
+        Rows backed by data.
+    weights : array_like, shape (K,), optional
+        Row weights of the second average; default the stationary law of ``truth``.
+
+    Returns
+    -------
+    dict
+        ``"tv_visited"``, ``"bhattacharyya_visited"``, ``"tv_stationary"``,
+        ``"bhattacharyya_stationary"``.
+    """
+    p = np.asarray(truth, dtype=np.float64)
+    w = stationary_law(p) if weights is None else np.asarray(weights, dtype=np.float64)
+    v = np.asarray(visited, dtype=bool)
+    if not v.any():
+        raise ValueError("visited marks no row; pass the kernel's visited rows (kernel.visited)")
+    out = {}
+    for metric, short in (("tv", "tv"), ("bhattacharyya", "bhattacharyya")):
+        out[f"{short}_visited"] = row_distance(kernel, p, metric, rows=v)
+        out[f"{short}_stationary"] = row_distance(kernel, p, metric, weights=w)
+    return out
+
+
+def compare_estimators(
+    problem,
+    step: float,
+    scaler: Scaler,
+    truth: ArrayLike,
+    train_starts: ArrayLike,
+    context_lengths: Sequence[int],
+    new_starts: ArrayLike,
+    horizons: ArrayLike,
+    *,
+    n_real: int = 500,
+    laws_fn: LawsFn | None = None,
+    seed: int = 0,
+) -> dict[str, NDArray]:
+    """Kernel and prediction errors of every estimator, over seeds and context lengths.
+
+    For each training seed ``j`` one SGD run of ``max(context_lengths)`` steps starts at
+    ``train_starts[j]`` (``run_sgd(..., seed=seed + 1 + j)``); its first ``T + 1`` iterates,
+    for each context length ``T``, are discretized on ``scaler`` and every estimator of
+    :func:`estimate_kernels` is applied (the language model reads the same prefix through
+    ``laws_fn``). Each kernel is scored against ``truth`` (:func:`kernel_errors`) and by its
+    predictions from every new start against ``n_real`` real SGD runs from that start
+    (``run_sgd(..., seed=seed)``, shared by all estimators; mean W1 over the starts at each
+    horizon, :func:`sgdllm.predict.compare_with_runs`). The exact kernel's prediction error is
+    the floor that binning and the finite number of real runs leave.
+
+    Parameters
+    ----------
+    problem : FiniteSumProblem
+        One-dimensional (``problem.dim == 1``), so that ``truth`` is the exact kernel.
+    step : float
+        Constant SGD step size.
+    scaler : Scaler
+        The fixed grid of every kernel (and of ``truth``).
+    truth : ndarray, shape (K, K)
+        Exact binned kernel (e.g. :func:`sgdllm.truth.sgd_coordinate_kernel`).
+    train_starts : array_like, shape (n_seeds,)
+        Start of each training run (one per seed).
+    context_lengths : sequence of int
+        Steps ``T`` read by the estimators, each in ``[3, max]``.
+    new_starts : array_like, shape (m,)
+        Starts of the predictions (on the grid).
+    horizons : array_like of int, shape (h,)
+        Strictly increasing, positive.
+    n_real : int
+        Real SGD runs per new start.
+    laws_fn : callable ``states (T + 1,) -> laws (T + 1, K)``, optional
+        The language model (e.g. ``lambda s: next_state_laws(lm, s, digits, progress=False)``);
+        None leaves the language model out.
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``"estimators"`` (E,) names; ``"context_lengths"`` (C,); ``"horizons"`` (h,);
+        ``"kernel_tv"``, ``"kernel_bhattacharyya"`` (visited rows) and
+        ``"kernel_tv_stationary"``, ``"kernel_bhattacharyya_stationary"``, each (E, S, C);
+        ``"pred_w1"`` (E, S, C, h); ``"exact_w1"`` (h,); ``"visited"`` (S, C) rows visited.
+    """
+    if int(getattr(problem, "dim", 0)) != 1:
+        raise ValueError(
+            "compare_estimators needs a one-dimensional problem (problem.dim == 1), whose "
+            "binned kernel is exact; e.g. least_squares(n_samples, dim=1)"
+        )
+    p = np.asarray(truth, dtype=np.float64)
+    k = scaler.n_states
+    if p.shape != (k, k):
+        raise ValueError(f"truth must be ({k}, {k}) for this scaler, got {p.shape}")
+    starts = np.asarray(train_starts, dtype=np.float64).ravel()
+    x0s = np.asarray(new_starts, dtype=np.float64).ravel()
+    h = np.asarray(horizons, dtype=np.int64)
+    lengths = [int(t) for t in context_lengths]
+    if starts.size == 0 or x0s.size == 0 or not lengths:
+        raise ValueError("pass at least one training start, one new start and one context length")
+    if min(lengths) < 3:
+        raise ValueError(f"context lengths must be >= 3 steps, got {lengths}")
+    if h.ndim != 1 or h.size == 0 or h[0] < 1 or np.any(np.diff(h) <= 0):
+        raise ValueError(f"horizons must be strictly increasing positive integers, got {horizons}")
+    names = [e for e in ESTIMATORS if laws_fn is not None or e != "language model"]
+    n_e, n_s, n_c, n_h = len(names), starts.size, len(lengths), h.size
+
+    real = run_sgd(
+        problem,
+        np.repeat(x0s, n_real)[:, None],
+        int(h[-1]),
+        step,
+        n_runs=x0s.size * n_real,
+        seed=seed,
+    ).reshape(x0s.size, n_real, h[-1] + 1, 1)
+    exact = Kernel(p, np.ones(k, bool), np.ones(k), scaler, "exact")
+
+    def prediction_w1(kernel: Kernel) -> NDArray[np.float64]:
+        scores = [
+            compare_with_runs([kernel], [x0], runs, h)["w1"][:, 0]
+            for x0, runs in zip(x0s, real, strict=True)
+        ]
+        return np.mean(scores, axis=0)
+
+    pi = stationary_law(p)
+    err = {
+        key: np.full((n_e, n_s, n_c), np.nan)
+        for key in ("tv", "bhattacharyya", "tv_stationary", "bhattacharyya_stationary")
+    }
+    pred = np.full((n_e, n_s, n_c, n_h), np.nan)
+    visited = np.zeros((n_s, n_c), np.int64)
+    for j, x_start in enumerate(starts):
+        run = run_sgd(problem, [x_start], max(lengths), step, seed=seed + 1 + j)[0, :, 0]
+        for c, t in enumerate(lengths):
+            states = scaler.to_states(run[: t + 1], warn=False)
+            laws = None if laws_fn is None else laws_fn(states)
+            kernels = estimate_kernels(states, scaler, laws)
+            for e, name in enumerate(names):
+                ker = kernels[name]
+                errors = kernel_errors(ker, p, ker.visited, pi)
+                err["tv"][e, j, c] = errors["tv_visited"]
+                err["bhattacharyya"][e, j, c] = errors["bhattacharyya_visited"]
+                err["tv_stationary"][e, j, c] = errors["tv_stationary"]
+                err["bhattacharyya_stationary"][e, j, c] = errors["bhattacharyya_stationary"]
+                pred[e, j, c] = prediction_w1(ker)
+            visited[j, c] = int(kernels["counts"].visited.sum())
+    return {
+        "estimators": np.array(names),
+        "context_lengths": np.array(lengths),
+        "horizons": h,
+        "kernel_tv": err["tv"],
+        "kernel_bhattacharyya": err["bhattacharyya"],
+        "kernel_tv_stationary": err["tv_stationary"],
+        "kernel_bhattacharyya_stationary": err["bhattacharyya_stationary"],
+        "pred_w1": pred,
+        "exact_w1": prediction_w1(exact),
+        "visited": visited,
+    }
+
+
+def mean_and_se(values: ArrayLike, axis: int = 0) -> tuple[NDArray[np.float64], NDArray]:
+    """Mean and standard error ``sd / sqrt(n)`` (``ddof=1``) along ``axis`` (the seeds).
+
+    With one seed the standard error is 0 (no spread to measure). Infinite values (a
+    Bhattacharyya distance with disjoint supports) give an infinite mean.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.shape[axis]
+    if n == 0:
+        raise ValueError("no values to average: the seed axis is empty")
+    mean = x.mean(axis=axis)
+    if n == 1:
+        return mean, np.zeros_like(mean)
+    with np.errstate(invalid="ignore"):
+        return mean, x.std(axis=axis, ddof=1) / np.sqrt(n)
+
+
+def ranking(scores: ArrayLike, names: Sequence[str]) -> list[str]:
+    """Names sorted from the smallest score (best) to the largest; ties keep their order."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.shape != (len(names),):
+        raise ValueError(f"pass one score per name: {len(names)} names, scores of shape {s.shape}")
+    return [names[i] for i in np.argsort(s, kind="stable")]
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+def flop_counts(
+    n_starts: int, n_runs: int, steps: int, batch_size: int, dim: int, n_states: int
+) -> dict[str, float]:
+    """Arithmetic of predicting laws by matrix products against simulating SGD.
+
+    * Prediction: the ``d`` coordinate kernels (``K x K``, dense) move ``m`` start laws for
+      ``T`` steps, one ``(m, K) @ (K, K)`` product per step and coordinate:
+      ``2 m T d K^2`` flops.
+    * SGD on least squares: each of ``m R`` runs computes, per step, ``b`` residuals
+      ``x_i^T theta - y_i`` and their weighted sum of ``x_i`` (``2 b d`` flops each) and the
+      update (``2 d``): ``m R T (4 b d + 2 d)`` flops.
+
+    They are equal at the batch size
+
+    .. math::
+
+        b^\\star = \\frac{K^2 / R - 1}{2},
+
+    independent of ``d``, ``m`` and ``T`` (both costs are linear in them). With the batch a
+    fixed fraction ``f`` of the data, ``b = f N``, the crossover data size is ``b^* / f``.
+
+    Returns
+    -------
+    dict
+        ``"predict"``, ``"sgd"`` (flops), ``"ratio"`` (sgd / predict) and ``"batch_crossover"``.
+    """
+    for name, v in (
+        ("n_starts", n_starts),
+        ("n_runs", n_runs),
+        ("steps", steps),
+        ("batch_size", batch_size),
+        ("dim", dim),
+        ("n_states", n_states),
+    ):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    m, r, t, b, d, k = (float(v) for v in (n_starts, n_runs, steps, batch_size, dim, n_states))
+    predict = 2.0 * m * t * d * k**2
+    sgd = m * r * t * (4.0 * b * d + 2.0 * d)
+    return {
+        "predict": predict,
+        "sgd": sgd,
+        "ratio": sgd / predict,
+        "batch_crossover": (k**2 / r - 1.0) / 2.0,
+    }
+
+
+def time_prediction_and_sgd(
+    n_samples: int,
+    dim: int,
+    *,
+    n_starts: int,
+    n_runs: int,
+    steps: int,
+    batch_size: int,
+    digits: int = 2,
+    step: float = 0.01,
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Wall-clock time of both ways of getting the law at horizon ``T`` from ``m`` starts.
+
+    On ``least_squares(n_samples, dim)``: (a) ``run_sgd`` of ``m R`` runs for ``T`` steps with
+    batches of ``batch_size``; (b) :func:`sgdllm.predict.propagate` of ``m`` Dirac laws through
+    ``d`` dense ``K x K`` kernels for ``T`` steps (the kernel's content does not change the
+    cost of a dense product: a fixed random stochastic matrix stands in for an estimated one).
+    After one untimed warm-up step of each, each is timed ``repeats`` times with
+    :func:`time.perf_counter`; the minimum is returned (the least disturbed by other
+    processes). Timings depend on the machine and its load.
+
+    Returns
+    -------
+    dict
+        ``"predict_s"``, ``"sgd_s"``, ``"ratio"`` (sgd / predict).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    problem = least_squares(n_samples, dim, seed=seed)
+    rng = np.random.default_rng(seed)
+    k = 10**digits
+    matrix = rng.random((k, k))
+    matrix /= matrix.sum(axis=1, keepdims=True)
+    scaler = Scaler(-1.0, 1.0, digits)
+    kernel = Kernel(matrix, np.ones(k, bool), np.ones(k), scaler, "timing")
+    starts = rng.uniform(-0.5, 0.5, size=(n_starts, dim))
+    p0 = [initial_law(kernel, starts[:, i]) for i in range(dim)]
+    theta0 = np.repeat(starts, n_runs, axis=0)
+
+    def predict(t: int = steps) -> None:
+        for i in range(dim):
+            propagate(kernel, p0[i], t, every=t, sparse=False)
+
+    def simulate(t: int = steps) -> None:
+        run_sgd(problem, theta0, t, step, batch_size=batch_size, n_runs=theta0.shape[0], seed=seed)
+
+    out = {}
+    for key, fn in (("predict_s", predict), ("sgd_s", simulate)):
+        fn(1)  # warm-up, untimed: first calls pay for thread pools and allocations
+        best = np.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        out[key] = best
+    out["ratio"] = out["sgd_s"] / out["predict_s"]
+    return out
+
+
+def crossover(x: ArrayLike, ratio: ArrayLike) -> float:
+    """Where a cost ratio crosses 1, by linear interpolation of ``log ratio`` in ``log x``.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        Increasing positive sizes (e.g. data sizes ``N``).
+    ratio : array_like, shape (n,)
+        Cost of simulating over cost of predicting at each size.
+
+    Returns
+    -------
+    float
+        The first ``x`` at which the ratio reaches 1 going up; ``nan`` if it never crosses
+        within the range (``x[0]`` if it is already >= 1 there).
+    """
+    xs, r = np.asarray(x, dtype=np.float64), np.asarray(ratio, dtype=np.float64)
+    if xs.ndim != 1 or xs.shape != r.shape or xs.size < 2:
+        raise ValueError(f"x and ratio must be 1-D of equal length >= 2, got {xs.shape}, {r.shape}")
+    if (xs <= 0).any() or (r <= 0).any() or np.any(np.diff(xs) <= 0):
+        raise ValueError("x must be positive and increasing, and ratio positive")
+    lx, lr = np.log(xs), np.log(r)
+    if lr[0] >= 0:
+        return float(xs[0])
+    for i in range(xs.size - 1):
+        if lr[i] < 0 <= lr[i + 1]:
+            frac = -lr[i] / (lr[i + 1] - lr[i])
+            return float(np.exp(lx[i] + frac * (lx[i + 1] - lx[i])))
+    return float("nan")

@@ -1,0 +1,204 @@
+"""Unit tests of sgdllm.compare and sgdllm.kernel.ar1_fit_kernel (chapter *Side by side*)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sgdllm.compare import (
+    ESTIMATORS,
+    compare_estimators,
+    crossover,
+    estimate_kernels,
+    flop_counts,
+    kernel_errors,
+    mean_and_se,
+    ranking,
+    time_prediction_and_sgd,
+)
+from sgdllm.discretize import Scaler, fit_scaler
+from sgdllm.kernel import ar1_fit_kernel, count_kernel, one_hot_laws
+from sgdllm.metrics import tv
+from sgdllm.problems import least_squares
+from sgdllm.sgd import least_squares_stationary_covariance
+from sgdllm.truth import ar1_kernel, sgd_coordinate_kernel
+
+
+def _ar1_states(n, phi=0.8, mu=50.0, sigma=3.0, seed=0):
+    rng = np.random.default_rng(seed)
+    x = [mu]
+    for _ in range(n):
+        x.append(mu + phi * (x[-1] - mu) + sigma * rng.standard_normal())
+    return np.clip(np.rint(x), 0, 99).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- ar1_fit_kernel
+
+
+def test_ar1_fit_recovers_an_ar1_chain():
+    states = _ar1_states(20000)
+    k = ar1_fit_kernel(states, 2)
+    assert k.is_complete and np.allclose(k.matrix.sum(axis=1), 1.0)
+    # The exact kernel of the (unrounded) AR(1) in state units; rounding the values to states
+    # adds a uniform error of variance 1/12 to sigma^2 = 9, so the fit is close, not exact.
+    exact = ar1_kernel(0.8, 50.0, 3.0, Scaler(15.0, 85.0, 2))
+    rows = np.arange(35, 66)
+    assert np.mean(tv(k.matrix[rows], exact[rows])) < 0.05
+    assert k.visited.sum() == np.unique(states[:-1]).size
+    assert k.method.startswith("ar1(")
+
+
+def test_ar1_fit_is_invariant_to_the_runs_layout_and_keeps_the_scaler():
+    states = _ar1_states(2000)
+    scaler = Scaler(-1.0, 1.0, 2)
+    one = ar1_fit_kernel(states, 2, scaler=scaler)
+    assert one.scaler is scaler
+    two = ar1_fit_kernel(np.stack([states[:1000], states[1000:2000]]), 2)
+    # Pooling two halves loses one transition: the fits differ only slightly.
+    assert np.max(np.abs(one.matrix - two.matrix)) < 0.05
+
+
+def test_ar1_fit_of_a_constant_chain_uses_the_sigma_floor():
+    k = ar1_fit_kernel(np.full(10, 40), 2)
+    assert k.is_complete
+    assert k.matrix[40, 40] > 0.5 and k.matrix[40, 40] < 1.0  # sigma = 0.5 states, not a Dirac
+
+
+def test_ar1_fit_errors():
+    with pytest.raises(ValueError, match="at least 3 transitions"):
+        ar1_fit_kernel([1, 2, 3], 2)
+    with pytest.raises(ValueError, match="min_sigma"):
+        ar1_fit_kernel(_ar1_states(50), 2, min_sigma=-1.0)
+
+
+# ----------------------------------------------------------------------------- estimators
+
+
+def test_estimate_kernels_names_and_completeness():
+    states = _ar1_states(300)
+    scaler = Scaler(0.0, 1.0, 2)
+    kernels = estimate_kernels(states, scaler)
+    assert list(kernels) == [e for e in ESTIMATORS if e != "language model"]
+    for k in kernels.values():
+        assert k.is_complete and k.scaler is scaler
+    with_lm = estimate_kernels(states, scaler, laws=one_hot_laws(states[1:], 2))
+    assert list(with_lm) == list(ESTIMATORS)
+    # Dirac laws of the observed next states give back the counted kernel exactly.
+    assert np.allclose(with_lm["language model"].matrix, kernels["counts"].matrix)
+
+
+def test_estimate_kernels_errors():
+    with pytest.raises(ValueError, match="Scaler"):
+        estimate_kernels([1, 2, 3, 4], scaler=None)
+    with pytest.raises(ValueError, match="one run"):
+        estimate_kernels(np.zeros((2, 5), int), Scaler(0.0, 1.0, 2))
+
+
+def test_kernel_errors_zero_for_the_truth_and_positive_otherwise():
+    states = _ar1_states(400)
+    truth = ar1_kernel(0.8, 50.0, 3.0, Scaler(15.0, 85.0, 2))
+    visited = np.zeros(100, bool)
+    visited[40:60] = True
+    zero = kernel_errors(truth, truth, visited)
+    assert all(v == pytest.approx(0.0, abs=1e-9) for v in zero.values())
+    laplace = count_kernel(states, 2, "laplace")
+    errors = kernel_errors(laplace, truth, laplace.visited)
+    assert set(errors) == {
+        "tv_visited",
+        "bhattacharyya_visited",
+        "tv_stationary",
+        "bhattacharyya_stationary",
+    }
+    assert 0.3 < errors["tv_visited"] < 1.0
+    with pytest.raises(ValueError, match="visited"):
+        kernel_errors(truth, truth, np.zeros(100, bool))
+
+
+def test_mean_and_se_and_ranking():
+    mean, se = mean_and_se([[1.0, 2.0], [3.0, 6.0]], axis=0)
+    assert np.allclose(mean, [2.0, 4.0])
+    assert np.allclose(se, [np.sqrt(2.0) / np.sqrt(2.0), np.sqrt(8.0) / np.sqrt(2.0)])
+    mean, se = mean_and_se([[1.0, 2.0]], axis=0)
+    assert np.allclose(se, 0.0)
+    assert ranking([0.3, 0.1, 0.2], ["a", "b", "c"]) == ["b", "c", "a"]
+    with pytest.raises(ValueError, match="one score per name"):
+        ranking([0.1], ["a", "b"])
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def test_compare_estimators_small_run():
+    problem = least_squares(100, dim=1, noise=0.5, seed=1)
+    step = 0.05
+    theta = float(problem.minimizers()[0, 0])
+    sd = float(np.sqrt(least_squares_stationary_covariance(problem, step)[0, 0]))
+    scaler = fit_scaler(None, 2, bounds=(theta - 5 * sd, theta + 5 * sd))
+    truth = sgd_coordinate_kernel(problem, step, scaler, n_samples=2000, seed=0)
+    out = compare_estimators(
+        problem,
+        step,
+        scaler,
+        truth,
+        theta + sd * np.array([3.0, -3.0]),
+        [60, 150],
+        theta + sd * np.array([-3.0, 3.0]),
+        np.array([5, 40]),
+        n_real=100,
+        seed=2,
+    )
+    n_e = len(ESTIMATORS) - 1  # no language model
+    assert list(out["estimators"]) == list(ESTIMATORS[1:])
+    assert out["kernel_tv"].shape == (n_e, 2, 2)
+    assert out["pred_w1"].shape == (n_e, 2, 2, 2)
+    assert np.all(np.isfinite(out["kernel_tv"])) and np.all(out["kernel_tv"] > 0)
+    # The exact kernel predicts better than every estimate (binning + Monte Carlo floor).
+    assert out["exact_w1"].mean() < out["pred_w1"].mean(axis=(1, 2, 3)).min()
+    assert np.all(out["visited"] > 3)
+
+
+def test_compare_estimators_errors():
+    problem = least_squares(50, dim=2, seed=0)
+    scaler = Scaler(-1.0, 1.0, 2)
+    with pytest.raises(ValueError, match="one-dimensional"):
+        compare_estimators(problem, 0.05, scaler, np.eye(100), [0.0], [50], [0.0], [5])
+    problem = least_squares(50, dim=1, seed=0)
+    with pytest.raises(ValueError, match="truth must be"):
+        compare_estimators(problem, 0.05, scaler, np.eye(10), [0.0], [50], [0.0], [5])
+    with pytest.raises(ValueError, match="horizons"):
+        compare_estimators(problem, 0.05, scaler, np.eye(100), [0.0], [50], [0.0], [5, 5])
+    with pytest.raises(ValueError, match="context lengths"):
+        compare_estimators(problem, 0.05, scaler, np.eye(100), [0.0], [2], [0.0], [5])
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+def test_flop_counts_crossover_and_linearity_in_d():
+    k, r = 100, 50
+    b_star = flop_counts(1, r, 10, 1, 1, k)["batch_crossover"]
+    assert b_star == pytest.approx((k**2 / r - 1) / 2)  # 99.5
+    below = flop_counts(3, r, 10, 99, 5, k)["ratio"]
+    above = flop_counts(3, r, 10, 100, 5, k)["ratio"]
+    assert below < 1.0 < above
+    ratios = [flop_counts(2, r, 7, 10, d, k)["ratio"] for d in (1, 3, 30)]
+    assert np.allclose(ratios, ratios[0])
+    with pytest.raises(ValueError, match="batch_size"):
+        flop_counts(1, 1, 1, 0, 1, 10)
+
+
+def test_crossover_interpolates_in_log_log():
+    x = np.array([10.0, 100.0, 1000.0])
+    assert crossover(x, x / 300.0) == pytest.approx(300.0)
+    assert np.isnan(crossover(x, x / 1e6))
+    assert crossover(x, x) == 10.0
+    with pytest.raises(ValueError, match="increasing"):
+        crossover([10.0, 5.0], [0.5, 2.0])
+
+
+def test_time_prediction_and_sgd_returns_positive_times():
+    out = time_prediction_and_sgd(20, 2, n_starts=2, n_runs=5, steps=5, batch_size=2, repeats=1)
+    assert out["predict_s"] > 0 and out["sgd_s"] > 0
+    assert out["ratio"] == pytest.approx(out["sgd_s"] / out["predict_s"])
+    with pytest.raises(ValueError, match="repeats"):
+        time_prediction_and_sgd(20, 2, n_starts=1, n_runs=1, steps=1, batch_size=1, repeats=0)
