@@ -606,7 +606,7 @@ def build_book(
     list of Path
         Published notebooks of the chapters that were executed (skipped ones excluded).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     layout = BookLayout(root)
     known = chapter_names(root)

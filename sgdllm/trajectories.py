@@ -471,7 +471,7 @@ def predict_trajectory_file(
         kernels = coordinate_kernels(states, scalers, method=impute)
     k = 10**digits
     laws_out = np.empty((d, x0.shape[0], horizon_arr.size, k))
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     for i in tqdm(range(d), disable=not progress, desc="propagating", unit="coordinate"):
         laws_out[i] = laws_at(kernels[i], initial_law(kernels[i], x0[:, i]), horizon_arr)
