@@ -314,22 +314,18 @@ def is_up_to_date(layout: BookLayout, name: str, key: str) -> bool:
 
 
 @contextmanager
-def _inline_figures() -> Iterator[None]:
-    """Let the kernel draw inline figures even if the caller's MPLBACKEND says otherwise.
-
-    The kernel inherits this process' environment; a non-interactive backend there (such as
-    ``MPLBACKEND=Agg``, common on servers and CI) would make every ``plt.show()`` a silent no-op
-    and the book would lose its figures.
-    """
-    saved = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+def _environ(updates: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them."""
+    saved = {name: os.environ.get(name) for name in updates}
+    os.environ.update(updates)
     try:
         yield
     finally:
-        if saved is None:
-            del os.environ["MPLBACKEND"]
-        else:
-            os.environ["MPLBACKEND"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def execute_chapter(
@@ -457,24 +453,18 @@ def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
-@contextmanager
-def _kernel_env(threads: int | None) -> Iterator[None]:
-    """Inline figures in the kernel, and ``threads`` threads per kernel if given."""
-    with _inline_figures():
-        if threads is None:
-            yield
-            return
+def _kernel_env(threads: int | None) -> Any:
+    """Environment the kernel inherits: inline figures and, if given, ``threads`` threads.
+
+    The kernel inherits this process' environment; a non-interactive backend there (such as
+    ``MPLBACKEND=Agg``, common on servers and CI) would make every ``plt.show()`` a silent no-op
+    and the book would lose its figures, so the inline backend is forced.
+    """
+    updates = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    if threads is not None:
         names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-        saved = {n: os.environ.get(n) for n in names}
-        os.environ.update({n: str(threads) for n in names})
-        try:
-            yield
-        finally:
-            for n, v in saved.items():
-                if v is None:
-                    os.environ.pop(n, None)
-                else:
-                    os.environ[n] = v
+        updates.update({name: str(threads) for name in names})
+    return _environ(updates)
 
 
 def _finish_figures(

@@ -169,6 +169,7 @@ class Recorder:
         self.figures: list[str] = []
         self._start = time.perf_counter()
         self._last = self._start
+        self._provenance: dict[str, Any] | None = None  # git and versions: once per chapter
 
     def __call__(self, name: str, value: Any) -> Any:
         """Record ``value`` (a number, bool, string or a list of them) under ``name``."""
@@ -253,7 +254,7 @@ class Recorder:
             "model": identity,
             "wall_time_s": round(now - self._last, 3),
             "run_id": self.run_id,
-            **provenance(self.root),
+            **self._run_provenance(),
         }
         self._last = now
         write_json_atomic(png.with_suffix(".json"), record)
@@ -266,6 +267,13 @@ class Recorder:
             where = f"[`{self.source}`]({url})" if url else f"`{self.source}`"
             display(Markdown(f"**Figure `{name}`.** {caption.strip()} *Source: {where}.*"))
         plt.close(fig)
+
+    def _run_provenance(self) -> dict[str, Any]:
+        """:func:`provenance` of this run (its git calls made once, at the first figure), with
+        the date of now."""
+        if self._provenance is None:
+            self._provenance = provenance(self.root)
+        return {**self._provenance, "date": datetime.now(UTC).isoformat(timespec="seconds")}
 
     def figure_path(self, name: str) -> Path:
         """Where :meth:`figure` saved (or will save) the figure ``name``."""
