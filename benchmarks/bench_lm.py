@@ -11,13 +11,15 @@ default's size: width 128, 4 layers, 4 heads, 1024 positions, digit tokenizer fr
 
 * Hierarchy-PDF at full refinement (:func:`sgdllm.lm.next_state_laws`): wall time, forward
   passes, tokens evaluated, peak memory;
-* naive scoring (Liu et al. 2024's baseline): for each step ``t``, the ``10**digits`` sequences
-  ``context + value`` through the model in full, without a cache. That is enormous, so it is
+* naive scoring (Liu et al. 2024's baseline, :func:`sgdllm.lm.hierarchy.brute_force_laws`):
+  for each step ``t``, the ``10**digits`` sequences ``context + value`` through the model in
+  full, without a cache. That is enormous, so it is
   timed on a few steps and **extrapolated** to the series (its token count is exact); the
   laws of those steps are also compared with Hierarchy-PDF's rows;
-* the algorithm's lower bound on tokens: every window's teacher-forced tokens plus
-  ``(10^n - 1)/9 - n`` branch tokens per law (all branches of depth ``1..n-1`` but the observed
-  one; ``(10^n - 1)/9 - 1`` for the unseen last value, which has no observed path);
+* the algorithm's lower bound on tokens (:func:`sgdllm.lm.hierarchy.token_cost`): every
+  window's teacher-forced tokens plus ``(10^n - 1)/9 - n`` branch tokens per law (all branches
+  of depth ``1..n-1`` but the observed one; ``(10^n - 1)/9 - 1`` for the unseen last value,
+  which has no observed path), and the exact token count of naive scoring;
 * model load time (from disk, ``load_model``) and peak memory (process RSS sampled by psutil,
   numpy allocations by tracemalloc, CUDA peak when on GPU).
 
@@ -34,9 +36,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +48,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 from sgdllm.discretize import discretize  # noqa: E402
 from sgdllm.lm import load_model, next_state_laws  # noqa: E402
 from sgdllm.lm.adapters import symbols  # noqa: E402
-from sgdllm.lm.hierarchy import plan_windows, values_per_window  # noqa: E402
+from sgdllm.lm.hierarchy import (  # noqa: E402
+    TokenCounter,
+    plan_windows,
+    token_cost,
+    values_per_window,
+)
 from sgdllm.lm.load import LanguageModel, default_model_path  # noqa: E402
 
 
@@ -107,35 +112,14 @@ def random_default_size_model(directory: Path) -> Path:
     return save_pair(model, tok, directory)
 
 
-def count_tokens(model: Any) -> tuple[list[int], Callable[[], None]]:
-    """Count forward passes and input tokens with a forward pre-hook; returns (counter, remove)."""
-    counter = [0, 0]
-
-    def hook(module: Any, args: tuple, kwargs: dict) -> None:
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        counter[0] += 1
-        counter[1] += int(ids.numel())
-
-    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
-    return counter, handle.remove
-
-
-def lower_bound_tokens(lm: LanguageModel, n: int, digits: int, window: int, min_context: int):
-    """Teacher-forced tokens of all windows, and the branch tokens of full refinement."""
-    adapter = lm.adapter_for(digits)
-    plan = plan_windows(n, window, min_context)
-    forced = sum(
-        len(adapter.prefix_ids) + (w.stop - w.start) * adapter.tokens_per_value for w in plan
-    )
-    per_law = sum(10**k - 1 for k in range(1, adapter.levels)) if adapter.levels > 1 else 0
-    unseen_extra = adapter.levels - 1  # the unseen value has no observed branch at any depth
-    return forced, n * per_law + unseen_extra, len(plan)
-
-
 def naive_step(lm: LanguageModel, context: np.ndarray, digits: int, chunk: int) -> np.ndarray:
-    """Law of the next value by scoring all ``10**digits`` continuations in full, no cache."""
+    """Law of the next value by scoring all ``10**digits`` continuations in full, no cache.
+
+    One row of :func:`sgdllm.lm.hierarchy.brute_force_laws` (same sequences: the context and
+    the first ``m - 1`` tokens of each value), timed here on chosen steps only.
+    """
     adapter = lm.adapter_for(digits)
-    k = 10**digits
+    k, m = 10**digits, adapter.levels
     sym = symbols(np.arange(k), adapter.radices)
     values = np.stack([np.asarray(ids)[sym[:, j]] for j, ids in enumerate(adapter.level_ids)], 1)
     prefix = adapter.encode(context).ids
@@ -143,7 +127,7 @@ def naive_step(lm: LanguageModel, context: np.ndarray, digits: int, chunk: int) 
     with torch.inference_mode():
         for lo in range(0, k, chunk):
             hi = min(lo + chunk, k)
-            seqs = np.concatenate([np.tile(prefix, (hi - lo, 1)), values[lo:hi]], axis=1)
+            seqs = np.concatenate([np.tile(prefix, (hi - lo, 1)), values[lo:hi, : m - 1]], axis=1)
             ids = torch.as_tensor(seqs, device=lm.device)
             logits = lm.model(input_ids=ids, use_cache=False).logits
             for level, lids in enumerate(adapter.level_ids):
@@ -158,12 +142,11 @@ def bench_digits(lm: LanguageModel, digits: int, n: int, n_naive: int, batch_siz
     adapter = lm.adapter_for(digits)
     window = min(values_per_window(adapter, lm.max_positions), max(n, 2))
     min_context = max(window // 2, 1)
-    counter, remove = count_tokens(lm.model)
     if lm.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         torch.cuda.synchronize()
     tracemalloc.start()
-    with PeakRSS() as rss:
+    with PeakRSS() as rss, TokenCounter(lm.model) as counter:
         start = time.perf_counter()
         laws = next_state_laws(lm, states, digits, progress=False, batch_size=batch_size)
         if lm.device.type == "cuda":
@@ -171,9 +154,8 @@ def bench_digits(lm: LanguageModel, digits: int, n: int, n_naive: int, batch_siz
         hier_s = time.perf_counter() - start
     _, numpy_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    remove()
     cuda_peak = torch.cuda.max_memory_allocated() if lm.device.type == "cuda" else None
-    forced, branch, n_windows = lower_bound_tokens(lm, n, digits, window, min_context)
+    cost = token_cost(lm, n, digits, window=window, min_context=min_context)
 
     # Naive: a few evenly spaced steps, with the same context as Hierarchy-PDF's window.
     plan = plan_windows(n, window, min_context)
@@ -189,18 +171,6 @@ def bench_digits(lm: LanguageModel, digits: int, n: int, n_naive: int, batch_siz
         row = naive_step(lm, context, digits, chunk)
         naive_times.append(time.perf_counter() - t0)
         max_diff = max(max_diff, float(np.abs(row - laws[t]).max()))
-    k = 10**digits
-    naive_tokens = int(
-        sum(
-            k
-            * (
-                len(adapter.prefix_ids)
-                + (t + 1 - start_of[t]) * adapter.tokens_per_value
-                + adapter.levels
-            )
-            for t in range(n)
-        )
-    )
     naive_s = float(np.mean(naive_times)) * n
     return {
         "digits": digits,
@@ -208,20 +178,20 @@ def bench_digits(lm: LanguageModel, digits: int, n: int, n_naive: int, batch_siz
         "adapter": adapter.kind,
         "window": window,
         "min_context": min_context,
-        "windows": n_windows,
+        "windows": len(plan),
         "batch_size": batch_size,
         "hierarchy_s": round(hier_s, 3),
-        "hierarchy_forward_passes": counter[0],
-        "hierarchy_tokens": counter[1],
-        "lower_bound_tokens": forced + branch,
-        "lower_bound_teacher_forced": forced,
-        "lower_bound_branch": branch,
+        "hierarchy_forward_passes": counter.passes,
+        "hierarchy_tokens": counter.tokens,
+        "lower_bound_tokens": cost.hierarchy,
+        "lower_bound_teacher_forced": cost.teacher_forced,
+        "lower_bound_branch": cost.branch,
         "naive_steps_timed": len(steps),
         "naive_s_per_step": round(float(np.mean(naive_times)), 4),
         "naive_s_extrapolated": round(naive_s, 1),
-        "naive_tokens": naive_tokens,
+        "naive_tokens": cost.brute_force,
         "speedup": round(naive_s / hier_s, 1),
-        "token_ratio": round(naive_tokens / counter[1], 1),
+        "token_ratio": round(cost.brute_force / counter.tokens, 1),
         "max_abs_diff_vs_naive": max_diff,
         "peak_rss_mb": round(rss.peak / 2**20, 1),
         "numpy_peak_mb": round(numpy_peak / 2**20, 2),
@@ -296,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(info, indent=2) + "\n")
+    tmp_out = args.out.with_name(f".{args.out.name}.tmp")
+    tmp_out.write_text(json.dumps(info, indent=2) + "\n")
+    tmp_out.replace(args.out)
     print(f"model: {label} ({info['parameters']} parameters) on {lm.device}, {lm.dtype}")
     print(f"load: {info['load_s']} s, peak RSS {info['load_peak_rss_mb']} MB")
     print(table(results))
