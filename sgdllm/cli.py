@@ -52,6 +52,8 @@ def _pretrain(args: argparse.Namespace) -> int:
         n_layer=args.layers,
         n_head=args.heads,
         batch=args.batch,
+        p_three_digits=args.three_digits,
+        pack_prob=args.pack_prob,
     )
     print(
         f"trained {summary['n_params']} parameters for {summary['steps']} steps "
@@ -150,13 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
         "AutoModelForCausalLM / AutoTokenizer load. Logs to OUT/train_log.jsonl.",
     )
     pre.add_argument("--out", type=Path, required=True, help="output directory")
-    pre.add_argument("--minutes", type=float, default=None, help="wall-clock budget (default 65)")
+    pre.add_argument("--minutes", type=float, default=None, help="wall-clock budget (default 80)")
     pre.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     pre.add_argument("--smoke", action="store_true", help="tiny model, a few seconds (tests)")
-    pre.add_argument("--width", type=int, default=None, help="n_embd (default 192)")
+    pre.add_argument("--width", type=int, default=None, help="n_embd (default 128)")
     pre.add_argument("--layers", type=int, default=None, help="n_layer (default 4)")
-    pre.add_argument("--heads", type=int, default=None, help="n_head (default 6)")
+    pre.add_argument("--heads", type=int, default=None, help="n_head (default 4)")
     pre.add_argument("--batch", type=int, default=None, help="sequences per step (default 12)")
+    pre.add_argument(
+        "--three-digits",
+        type=float,
+        default=None,
+        help="fraction of batches written with 3 digits, the rest with 2 (default 0.15)",
+    )
+    pre.add_argument(
+        "--pack-prob",
+        type=float,
+        default=None,
+        help="probability that a sequence packs several short series (default 0.1)",
+    )
     pre.set_defaults(func=_pretrain)
 
     ev = sub.add_parser(

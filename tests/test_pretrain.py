@@ -104,6 +104,38 @@ def test_smoke_pretraining_saves_a_transformers_model(tmp_path: Path) -> None:
 def test_cli_smoke(tmp_path: Path) -> None:
     from sgdllm.cli import main
 
-    assert main(["pretrain", "--out", str(tmp_path / "c"), "--smoke", "--seed", "2"]) == 0
+    args = ["pretrain", "--out", str(tmp_path / "c"), "--smoke", "--seed", "2"]
+    assert main([*args, "--three-digits", "0.5", "--pack-prob", "0"]) == 0
     info = json.loads((tmp_path / "c" / "training.json").read_text())
     assert info["recipe"]["seed"] == 2 and info["status"] == "done"
+    assert info["recipe"]["p_three_digits"] == 0.5 and info["recipe"]["pack_prob"] == 0.0
+
+
+def test_shipped_recipe_is_the_default() -> None:
+    """``sgdllm pretrain`` without recipe flags trains the shipped model's recipe."""
+    import dataclasses
+
+    from sgdllm.lm.evaluate import default_model_dir
+
+    shipped = json.loads((default_model_dir() / "training.json").read_text())["recipe"]
+    default = dataclasses.asdict(TrainConfig())
+    for key in (
+        "p_three_digits",
+        "pack_prob",
+        "lr",
+        "batch",
+        "seq_tokens",
+        "seed",
+        "minutes",
+        "spec",
+    ):
+        assert default[key] == shipped[key], key
+
+
+@pytest.mark.parametrize("field", ["p_three_digits", "pack_prob"])
+def test_mix_probabilities_out_of_range_are_refused(tmp_path: Path, field: str) -> None:
+    cfg = TrainConfig.smoke()
+    setattr(cfg, field, 1.5)
+    with pytest.raises(ValueError, match=f"{field}=1.5 .* in \\[0, 1\\]"):
+        train(tmp_path / "bad", cfg)
+    assert not (tmp_path / "bad").exists()
