@@ -146,3 +146,39 @@ def test_exact_laws_agree_with_the_book_hierarchy_pdf(tiny_model: Path) -> None:
     lm = lm_mod.load_model(tiny_model)
     ref = lm_mod.next_state_laws(lm, states, 2, refine="full", progress=False)
     np.testing.assert_allclose(exact_laws_fn(tiny_model)(states, 2), ref, atol=1e-6)
+
+
+def test_shipped_card_is_generated_from_its_recorded_evaluation() -> None:
+    """The shipped README.md is exactly what ``evaluate-model --card`` writes from the
+    recorded ``evaluation.json`` and ``training.json``: no number in it is typed by hand."""
+    from sgdllm.lm.evaluate import default_model_dir, model_card, status_line, targets
+
+    d = default_model_dir()
+    report = json.loads((d / "evaluation.json").read_text())
+    assert report["targets"] == targets(report)
+    card = (d / "README.md").read_text()
+    assert card == model_card(d, report)
+    assert status_line(report) in card
+
+
+def test_status_line_counts_the_cells(tmp_path: Path) -> None:
+    from sgdllm.lm.evaluate import ESTIMATORS, status_line
+
+    def cell(model: float, laplace: float, rule: float, cv: float) -> dict:
+        vals = dict(zip(ESTIMATORS, (model, laplace, rule, cv), strict=True))
+        return {e: {"bd": v, "tv": v, "bd_se": 0.0, "tv_se": 0.0} for e, v in vals.items()}
+
+    report = {
+        "n_series": 2,
+        "results": {
+            "2": {
+                "ar1": {"10": cell(0.2, 0.5, 0.3, 0.1), "100": cell(0.1, 0.5, 0.2, 0.09)},
+                "langevin": {"10": cell(0.6, 0.5, 0.3, 0.1), "100": cell(0.3, 0.5, 0.2, 0.1)},
+            }
+        },
+    }
+    line = " ".join(row.removeprefix("> ") for row in status_line(report).splitlines())
+    assert "meets 1 of the 4 targets" in line  # only "improves with context" holds
+    assert "Laplace counts in 3 of 4 cells" in line
+    assert "in 1 of 2 cells from 100 values on" in line
+    assert "longest context in 1 of 2" in line
