@@ -63,7 +63,7 @@ def test_hierarchy_pdf_reads_far_fewer_tokens(n):
 def test_over_parametrized_law_is_a_spike(n):
     """The poster's figure 2, left: after SGD has converged to a point the model's law is a
     spike on that point. The paper's claim is qualitative; we ask for more than half of the
-    mass on one state (the embedded model puts ~0.88 there) and for that state to be the limit
+    mass on one state (the embedded model puts ~0.84 there) and for that state to be the limit
     in at least 90% of the late steps (observed: all of them)."""
     assert n["over_late_all_settled"]  # the compared steps are all after convergence
     assert n["over_top_mass"] > 0.5
@@ -85,15 +85,18 @@ def test_spike_is_narrower_than_the_under_parametrized_law(n):
 def test_under_parametrized_law_beats_add_one_counts(n):
     """The model generalizes across neighbouring states, add-one counts cannot: lower
     Bhattacharyya distance and total variation to the true rows, by a clear margin (the CI run
-    gives ~0.41 against ~0.89; we ask for 30% lower)."""
+    gives ~0.28 against ~0.89; we ask for 30% lower)."""
     assert n["under_bd_model"] < 0.7 * n["under_bd_laplace"]
     assert n["under_tv_model"] < n["under_tv_laplace"]
+    # and, as the text says, it comes closer than rule-of-thumb smoothing (CI: 0.28 vs 0.37)
+    assert n["under_bd_model"] < n["under_bd_rule"]
 
 
 def test_under_parametrized_law_has_the_right_scale(n):
     """A histogram, not a spike: the model's law is spread out, within a factor 3 of the true
-    row's width (the embedded model's laws are ~1.7 times too wide)."""
+    row's width (the embedded model's laws are ~1.3 times too wide)."""
     assert n["under_truth_spread"] / 3 < n["under_spread"] < 3 * n["under_truth_spread"]
+    assert n["under_spread"] > n["under_truth_spread"]  # the text: "the model's laws are wider"
 
 
 def test_honest_shortcoming_smoothed_counts_are_closer(n):

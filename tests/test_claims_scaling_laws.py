@@ -2,10 +2,11 @@
 
 The poster of Zekri et al. (2024) fits the in-context Bhattacharyya loss of an LLM reading
 two-state chains of spectral gaps 0.15, 0.35 and 0.8 by ``c N^alpha`` and reads alpha = -0.48,
--0.26 and -0.09: a steeper decay for the smaller gap. For the embedded default model that claim
-does not hold, and the chapter says so: the tests below pin what the model does (its exponents,
-their order, its drift) with tolerances, and check the claims that hold (the classical estimators
-against the 1/N theory, the model against the classical estimators).
+-0.26 and -0.09: a steeper decay for the smaller gap. The embedded default model's loss falls
+with the context for every gap, but in the reverse order, and rises again at the end of its
+window; the chapter says so: the tests below pin what the model does (its exponents, their
+order, the end-of-window rise, its persistence) with tolerances, and check the claims that hold
+(the classical estimators against the 1/N theory, the model against the classical estimators).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 #: The embedded model's exponents in the CI-profile run (6 series per gap, seeds [0, i]),
 #: ordered as the gaps 0.15, 0.35, 0.8. Pinned: a retrained model that changes them must
 #: change the chapter's text too.
-PINNED_ALPHA_MODEL = (0.39, 0.23, -0.23)
+PINNED_ALPHA_MODEL = (-0.25, -0.38, -0.49)
 
 
 @pytest.fixture(scope="module")
@@ -62,27 +63,38 @@ def test_poster_ordering_does_not_hold_for_the_embedded_model(n):
     alpha, se = np.array(n["alpha_model"]), np.array(n["alpha_model_se"])
     assert n["steeper_for_smaller_gap"] is False
     assert n["steeper_for_smaller_gap_text"] == "no"
-    # reversed, not merely tied: the smallest gap's exponent exceeds the largest gap's by more
-    # than 4 combined bootstrap s.e.
-    assert alpha[0] - alpha[2] > 4 * np.hypot(se[0], se[2])
-    # the loss grows with the context on the stickiest chain and falls on the fastest
-    assert alpha[0] > 2 * se[0]
-    assert alpha[2] < -2 * se[2]
+    # the loss falls with the context for every gap (each exponent 2 bootstrap s.e. below 0)
+    assert np.all(alpha < -2 * se)
+    # reversed, not merely tied: the fastest chain decays faster than the stickiest by more
+    # than 2 combined bootstrap s.e. (the chapter says "reversed", not "much steeper")
+    assert alpha[0] - alpha[2] > 2 * np.hypot(se[0], se[2])
     # the poster's exponents are all negative
     assert all(a < 0 for a in n["alpha_poster"])
 
 
-def test_model_learns_then_unlearns_persistence(n):
+def test_model_reads_and_keeps_persistence(n):
     true, early, late = (
         np.array(n[k]) for k in ("stay_true", "stay_model_early", "stay_model_late")
     )
-    for i in (0, 1):  # the two sticky chains
-        # closer to the truth after a few tens of values than after a few hundred
-        assert abs(early[i] - true[i]) < abs(late[i] - true[i])
-        # and the drift is large: 0.05 is ~10 s.e. of a mean over 6 series x 40-60 steps
-        assert late[i] < early[i] - 0.05
+    # close to the truth early and late: within 0.06 (the chapter says "close to the truth")
+    np.testing.assert_array_less(np.abs(early - true), 0.06)
+    np.testing.assert_array_less(np.abs(late - true), 0.06)
+    # "a little below it on the two sticky chains", late in the window
+    assert np.all(late[:2] < true[:2])
+    # no drift towards one half as the earlier default model had (it lost > 0.05)
+    np.testing.assert_array_less(np.abs(late - early), 0.05)
     # little mass is lost on states the chain never takes
     assert max(n["leak_model_late"]) < 0.05
+
+
+def test_loss_rises_again_at_the_end_of_the_window(n):
+    """Pinned shortfall (chapter text): the loss is lowest after a couple of hundred values and
+    higher at the end of the window, most on the two sticky chains."""
+    best_at, rise = np.array(n["model_best_context"]), np.array(n["model_end_rise"])
+    assert np.all((best_at > 100) & (best_at < n["max_context"]))
+    assert np.all(rise > 1.3)
+    assert min(rise[:2]) > rise[2]
+    np.testing.assert_allclose(rise, np.array(n["bd_max_model"]) / n["model_best_bd"])
 
 
 def test_cv_smoothing_follows_the_one_over_n_theory(n):
@@ -97,8 +109,8 @@ def test_model_beats_counts_and_rule_smoothing_but_not_cv(n):
     model = np.array(n["bd_max_model"])
     np.testing.assert_array_less(model, n["bd_max_laplace"])
     np.testing.assert_array_less(model, n["bd_max_rule"])
-    # honest gap to the strongest classical estimator: over 10 times worse at every gap
-    assert min(n["model_over_cv_at_max"]) > 10
+    # honest gap to the strongest classical estimator: over 3 times worse at every gap
+    assert min(n["model_over_cv_at_max"]) > 3
 
 
 def test_classical_exponents_tell_the_regimes_apart(n):
