@@ -78,6 +78,7 @@ __all__ = [
     "TokenCounter",
     "Window",
     "brute_force_laws",
+    "coarsen_laws",
     "hierarchy_step",
     "next_state_laws",
     "next_state_laws_multivariate",
@@ -240,7 +241,12 @@ def _forward(model: Any, **kwargs: Any) -> torch.Tensor:
     forward lacks that argument compute all logits and are indexed afterwards.
     """
     keep = kwargs.pop("logits_to_keep")
-    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+    params = inspect.signature(model.forward).parameters
+    if "past_key_values" in kwargs and "past_key_values" not in params and "cache" in params:
+        # transformers >= 5.25 names the KV cache argument ``cache`` (``past_key_values`` is
+        # deprecated there and goes in 5.40); older versions only know ``past_key_values``
+        kwargs["cache"] = kwargs.pop("past_key_values")
+    if "logits_to_keep" in params:
         return model(**kwargs, logits_to_keep=keep, use_cache=True).logits[0]
     logits = model(**kwargs, use_cache=True).logits[0]
     return logits if isinstance(keep, int) else logits[keep]
@@ -538,8 +544,25 @@ def _as_states(states: ArrayLike, digits: int) -> NDArray[np.int64]:
     return check_states(s, digits, caller="next_state_laws")
 
 
-def _coarsen(laws: NDArray[np.float64], digits: int, depth: int) -> NDArray[np.float64]:
-    """Keep the first ``depth`` digits of laws over ``10**digits`` values, spread the rest."""
+def coarsen_laws(laws: NDArray[np.float64], digits: int, depth: int) -> NDArray[np.float64]:
+    """Keep the first ``depth`` digits of laws over ``10**digits`` values, spread the rest.
+
+    Each block of ``10**(digits - depth)`` states sharing their first ``depth`` digits gets its
+    mass spread uniformly: the laws a Hierarchy-PDF that stops at ``depth`` would give
+    (``next_state_laws(..., depth=depth)``). ``tv(laws, coarsen_laws(laws, digits, 1))`` says
+    how much the digits after the first tell (chapter *Extracting transition probabilities*).
+
+    Parameters
+    ----------
+    laws : ndarray, shape (T, 10**digits)
+    digits, depth : int
+        ``1 <= depth``; ``depth >= digits`` returns ``laws`` unchanged.
+    """
+    laws = np.asarray(laws, dtype=np.float64)
+    if laws.ndim != 2 or laws.shape[1] != 10**digits:
+        raise ValueError(f"laws must have shape (T, 10**digits = {10**digits}), got {laws.shape}")
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
     if depth >= digits:
         return laws
     n = laws.shape[0]
@@ -644,7 +667,7 @@ def next_state_laws(
             rows.append(_window_laws(lm, adapter, s, w, opts, bar))
     laws = _check_laws(np.concatenate(rows), lm.name)
     if adapter.levels == 1:
-        laws = _coarsen(laws, digits, opts.depth)
+        laws = coarsen_laws(laws, digits, opts.depth)
     if cache_dir is not None and key is not None:
         disk_cache.save_laws(cache_dir, key, laws)
     return laws
