@@ -236,3 +236,21 @@ def test_unsupported_attention_is_refused(lms):
     lm.model.config._attn_implementation = "flash_attention_2"
     with pytest.raises(ValueError, match="sdpa"):
         next_state_laws(lm, np.array([12, 34]), 2, progress=False)
+
+
+def test_coarsen_laws_keeps_the_leading_digits() -> None:
+    from sgdllm.lm.hierarchy import coarsen_laws
+
+    rng = np.random.default_rng(0)
+    laws = rng.dirichlet(np.ones(1000), size=3)
+    one = coarsen_laws(laws, 3, 1)
+    # same mass on every first digit, spread evenly within it
+    np.testing.assert_allclose(one.reshape(3, 10, 100).sum(2), laws.reshape(3, 10, 100).sum(2))
+    np.testing.assert_allclose(one.reshape(3, 10, 100).std(2), 0.0, atol=1e-15)
+    two = coarsen_laws(laws, 3, 2)
+    np.testing.assert_allclose(two.reshape(3, 100, 10).sum(2), laws.reshape(3, 100, 10).sum(2))
+    np.testing.assert_array_equal(coarsen_laws(laws, 3, 3), laws)
+    with pytest.raises(ValueError, match="shape"):
+        coarsen_laws(laws, 2, 1)
+    with pytest.raises(ValueError, match="depth"):
+        coarsen_laws(laws, 3, 0)
