@@ -5,9 +5,9 @@ Usage::
     python benchmarks/bench_lm.py [--model PATH] [--quick] [--steps 1000] [--device cpu]
 
 For a series of ``--steps`` values (an AR(1) path discretized at 2 and 3 digits) and one model
-(``--model``; default the embedded model if trained, else a randomly initialized GPT-2 of the
-default's size: width 128, 4 layers, 4 heads, 1024 positions, digit tokenizer from
-``tests/lm_fixtures.py``), it measures side by side:
+(``--model``; default the embedded model if trained, else a randomly initialized LLaMA of the
+default's shape, ``sgdllm.lm.pretrain.ModelSpec()``, with the digit tokenizer), it measures
+side by side:
 
 * Hierarchy-PDF at full refinement (:func:`sgdllm.lm.next_state_laws`): wall time, forward
   passes, tokens evaluated, peak memory;
@@ -43,7 +43,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from sgdllm.discretize import discretize  # noqa: E402
 from sgdllm.lm import load_model, next_state_laws  # noqa: E402
@@ -94,22 +93,10 @@ def ar1_states(n: int, digits: int, seed: int = 0) -> np.ndarray:
 
 
 def random_default_size_model(directory: Path) -> Path:
-    """Save a random GPT-2 of the default model's size with a digit tokenizer; return the dir."""
-    from lm_fixtures import digit_tokenizer, save_pair, tiny_gpt2
+    """Save a random model of the default's shape and tokenizer (sgdllm's own recipe code)."""
+    from sgdllm.lm.pretrain import DigitLlama, ModelSpec, save_pretrained
 
-    tok = digit_tokenizer()
-    model = tiny_gpt2(
-        len(tok),
-        seed=0,
-        n_positions=1024,
-        n_embd=128,
-        n_layer=4,
-        n_head=4,
-        sharpen=1.0,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    return save_pair(model, tok, directory)
+    return save_pretrained(DigitLlama(ModelSpec(), fourier=0.1), directory)
 
 
 def naive_step(lm: LanguageModel, context: np.ndarray, digits: int, chunk: int) -> np.ndarray:
@@ -240,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         elif (default_model_path() / "config.json").is_file():
             source, label = None, "default (embedded)"
         else:
-            source = random_default_size_model(Path(tmp) / "random-gpt2")
-            label = "random GPT-2 (128 wide, 4 layers, 4 heads, 1024 positions)"
+            source = random_default_size_model(Path(tmp) / "random-llama")
+            label = "random LLaMA of the default's shape (128 wide, 4 layers, 1024 positions)"
         with PeakRSS() as rss:
             t0 = time.perf_counter()
             lm = load_model(source, device=args.device)

@@ -54,6 +54,7 @@ def _pretrain(args: argparse.Namespace) -> int:
         batch=args.batch,
         p_three_digits=args.three_digits,
         pack_prob=args.pack_prob,
+        fourier=args.fourier,
     )
     print(
         f"trained {summary['n_params']} parameters for {summary['steps']} steps "
@@ -147,12 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     pre = sub.add_parser(
         "pretrain",
         help="pretrain the default digit language model on random Markov processes (CPU)",
-        description="Train a small GPT-2 on serialized random stochastic processes (never SGD) "
+        description="Train a small LLaMA on serialized random stochastic processes (never SGD) "
         "for a wall-clock budget and save a directory that transformers' "
         "AutoModelForCausalLM / AutoTokenizer load. Logs to OUT/train_log.jsonl.",
     )
     pre.add_argument("--out", type=Path, required=True, help="output directory")
-    pre.add_argument("--minutes", type=float, default=None, help="wall-clock budget (default 80)")
+    pre.add_argument("--minutes", type=float, default=None, help="wall-clock budget (default 88)")
     pre.add_argument("--seed", type=int, default=0, help="seed of the weights and the data")
     pre.add_argument("--smoke", action="store_true", help="tiny model, a few seconds (tests)")
     pre.add_argument("--width", type=int, default=None, help="n_embd (default 128)")
@@ -163,13 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--three-digits",
         type=float,
         default=None,
-        help="fraction of batches written with 3 digits, the rest with 2 (default 0.15)",
+        help="fraction of batches written with 3 digits, the rest with 2 (default 0.2)",
     )
     pre.add_argument(
         "--pack-prob",
         type=float,
         default=None,
         help="probability that a sequence packs several short series (default 0.1)",
+    )
+    pre.add_argument(
+        "--fourier",
+        type=float,
+        default=None,
+        help="scale of the Fourier initialization of the digit embeddings, 0 for none "
+        "(default 0.1)",
     )
     pre.set_defaults(func=_pretrain)
 

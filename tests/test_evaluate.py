@@ -1,4 +1,4 @@
-"""Evaluation of in-context kernels: exact model laws, classical rows, the evaluation loop."""
+"""Evaluation of in-context kernels: model laws, classical rows, the evaluation loop."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from sgdllm.lm.evaluate import (
     ESTIMATORS,
     estimator_rows,
     evaluate,
-    exact_laws_fn,
     main,
     markdown_table,
+    model_laws_fn,
     targets,
 )
-from sgdllm.lm.pretrain import DigitGPT, ModelSpec, save_pretrained
+from sgdllm.lm.pretrain import DigitLlama, ModelSpec, save_pretrained
 from sgdllm.lm.tokenizer import encode_states
 from sgdllm.processes import make_process, serialize_process
 
@@ -27,16 +27,16 @@ from sgdllm.processes import make_process, serialize_process
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
-    model = DigitGPT(ModelSpec(n_embd=24, n_layer=2, n_head=2, n_positions=128))
+    model = DigitLlama(ModelSpec(n_embd=24, n_layer=2, n_head=2, n_positions=128))
     with torch.no_grad():  # sharpen the random model so that its laws are far from uniform
-        model.wte.weight.mul_(20.0)
+        model.embed_tokens.weight.mul_(20.0)
     out = tmp_path_factory.mktemp("tiny")
     save_pretrained(model, out)
     return out
 
 
 def _brute_force_laws(model_dir: Path, states: np.ndarray, digits: int) -> np.ndarray:
-    """Score every number at every step through transformers' GPT2LMHeadModel."""
+    """Score every number at every step through transformers' LlamaForCausalLM, no cache."""
     from transformers import AutoModelForCausalLM
 
     lm = AutoModelForCausalLM.from_pretrained(model_dir).eval()
@@ -56,10 +56,11 @@ def _brute_force_laws(model_dir: Path, states: np.ndarray, digits: int) -> np.nd
 
 
 @pytest.mark.parametrize("digits", [2, 3])
-def test_exact_laws_equal_brute_force_scoring(tiny_model: Path, digits: int) -> None:
+def test_model_laws_equal_brute_force_scoring(tiny_model: Path, digits: int) -> None:
+    """The evaluation reads the model's exact law over all states (every branch refined)."""
     rng = np.random.default_rng(digits)
     states = rng.integers(150 if digits == 3 else 15, 850 if digits == 3 else 85, 4)
-    laws = exact_laws_fn(tiny_model)(states, digits)
+    laws = model_laws_fn(tiny_model)(states, digits)
     assert laws.shape == (4, 10**digits)
     np.testing.assert_allclose(laws.sum(axis=1), 1.0, atol=1e-9)
     assert laws.max() > 5.0 / 10**digits  # not uniform
@@ -137,17 +138,6 @@ def test_cli_quick_evaluation(tiny_model: Path, tmp_path: Path, monkeypatch) -> 
     assert (tmp_path / "t.md").read_text().startswith("**2 digits**")
 
 
-def test_exact_laws_agree_with_the_book_hierarchy_pdf(tiny_model: Path) -> None:
-    """The text format the model was trained on is the one sgdllm.lm reads (full refinement)."""
-    lm_mod = pytest.importorskip("sgdllm.lm")
-    if not hasattr(lm_mod, "next_state_laws"):
-        pytest.skip("sgdllm.lm.next_state_laws not available")
-    states = np.random.default_rng(0).integers(15, 85, 12)
-    lm = lm_mod.load_model(tiny_model)
-    ref = lm_mod.next_state_laws(lm, states, 2, refine="full", progress=False)
-    np.testing.assert_allclose(exact_laws_fn(tiny_model)(states, 2), ref, atol=1e-6)
-
-
 def test_shipped_card_is_generated_from_its_recorded_evaluation() -> None:
     """The shipped README.md is exactly what ``evaluate-model --card`` writes from the
     recorded ``evaluation.json`` and ``training.json``: no number in it is typed by hand."""
@@ -181,4 +171,37 @@ def test_status_line_counts_the_cells(tmp_path: Path) -> None:
     assert "meets 1 of the 4 targets" in line  # only "improves with context" holds
     assert "Laplace counts in 3 of 4 cells" in line
     assert "in 1 of 2 cells from 100 values on" in line
-    assert "longest context in 1 of 2" in line
+    assert "longest context in 1 of 2 (family x digits), better than it in 0." in line
+
+
+def test_learning_curve_reads_a_report() -> None:
+    from sgdllm.lm.evaluate import learning_curve
+
+    report = evaluate(
+        _oracle_stub, families=("ar1",), digits=(2,), contexts={2: (30, 10)}, n_series=2, seed=1
+    )
+    ns, curves = learning_curve(report, 2, "ar1")
+    assert ns.tolist() == [10, 30] and set(curves) == set(ESTIMATORS)
+    mean, se = curves["cv"]
+    assert mean[1] == report["results"]["2"]["ar1"]["30"]["cv"]["bd"]
+    assert se[0] == report["results"]["2"]["ar1"]["10"]["cv"]["bd_se"]
+    with pytest.raises(KeyError, match="no 'langevin' at 2 digits"):
+        learning_curve(report, 2, "langevin")
+
+
+def test_last_digit_law_is_the_renormalized_block() -> None:
+    from sgdllm.lm.evaluate import last_digit_law
+
+    law = np.zeros(100)
+    law[47], law[48], law[52] = 0.3, 0.1, 0.6
+    expected = np.eye(10)[7] * 0.75 + np.eye(10)[8] * 0.25
+    np.testing.assert_allclose(last_digit_law(law, 4, 2), expected)
+    np.testing.assert_allclose(last_digit_law(law, 5, 2), np.eye(10)[2])
+    three = np.full(1000, 1e-3)
+    np.testing.assert_allclose(last_digit_law(three, 52, 3), np.full(10, 0.1))
+    with pytest.raises(ValueError, match="no mass"):
+        last_digit_law(law, 9, 2)
+    with pytest.raises(ValueError, match="1-digit number"):
+        last_digit_law(law, 12, 2)
+    with pytest.raises(ValueError, match="1000 entries"):
+        last_digit_law(law, 4, 3)

@@ -1,4 +1,4 @@
-"""Digit tokenizer, the GPT-2-compatible training model, and smoke pretraining."""
+"""Digit tokenizer, the LLaMA-compatible training model, and smoke pretraining."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import torch
 
 from sgdllm.discretize import serialize
 from sgdllm.lm.pretrain import (
-    DigitGPT,
+    DigitLlama,
     ModelSpec,
     TrainConfig,
-    load_digit_gpt,
+    fourier_digit_embedding,
+    load_digit_llama,
     make_batch,
     max_values,
     train,
+    training_curves,
 )
 from sgdllm.lm.tokenizer import BOS_ID, SEP_ID, build_digit_tokenizer, encode_states
 
@@ -59,23 +61,62 @@ def test_batches_are_serialized_series() -> None:
     assert (packed == BOS_ID).sum() > 4
 
 
-def test_plain_model_matches_transformers_gpt2(tmp_path: Path) -> None:
-    from transformers import GPT2LMHeadModel
+def test_plain_model_matches_transformers_llama(tmp_path: Path) -> None:
+    from transformers import LlamaForCausalLM
 
-    from sgdllm.lm.pretrain import gpt2_config, to_gpt2_state_dict
+    from sgdllm.lm.pretrain import llama_config, to_llama_state_dict
 
     torch.manual_seed(0)
-    model = DigitGPT(ModelSpec(n_embd=24, n_layer=2, n_head=3, n_positions=64)).eval()
-    with torch.no_grad():  # random LayerNorm/bias values so that no parameter is trivial
+    model = DigitLlama(ModelSpec(n_embd=24, n_layer=2, n_head=3, n_positions=64)).eval()
+    with torch.no_grad():  # random RMSNorm gains and larger weights: no parameter is trivial
         for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    hf = GPT2LMHeadModel(gpt2_config(model.spec)).eval()
-    missing, unexpected = hf.load_state_dict(to_gpt2_state_dict(model), strict=False)
+            p.add_(0.3 * torch.randn_like(p))
+    hf = LlamaForCausalLM(llama_config(model.spec)).eval()
+    missing, unexpected = hf.load_state_dict(to_llama_state_dict(model), strict=False)
     assert not unexpected and set(missing) <= {"lm_head.weight"}
     hf.tie_weights()
-    ids = torch.randint(0, 14, (2, 40))
+    ids = torch.randint(0, 14, (2, 60))
     with torch.no_grad():
-        np.testing.assert_allclose(hf(ids).logits.numpy(), model(ids).numpy(), atol=1e-5)
+        ref = model(ids)
+        assert ref.std() > 0.5  # logits far from uniform, so the comparison has teeth
+        np.testing.assert_allclose(hf(ids).logits.numpy(), ref.numpy(), atol=1e-5)
+        # rotary positions: shifting the whole text changes nothing but the positions, and a
+        # causal model with relative positions gives the same logits for the shifted copy
+        pos = torch.arange(5, 65)[None].expand(2, -1)
+        shifted = hf(ids, position_ids=pos).logits
+        np.testing.assert_allclose(shifted.numpy(), ref.numpy(), atol=1e-4)
+
+
+def test_model_spec_derives_the_swiglu_width_and_checks_heads() -> None:
+    assert ModelSpec().n_inner == 352  # 8/3 * 128 rounded to a multiple of 32
+    assert ModelSpec(n_embd=64, n_head=2).n_inner == 160
+    assert ModelSpec(n_inner=100).n_inner == 100
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        ModelSpec(n_embd=30, n_head=4)
+    with pytest.raises(ValueError, match="even head width"):
+        ModelSpec(n_embd=27, n_head=3)
+
+
+def test_fourier_digit_embedding_is_a_shift_equivariant_basis() -> None:
+    e = fourier_digit_embedding(1.0, 16).double()
+    assert e.shape == (10, 16) and torch.all(e[:, 10:] == 0)
+    # Gram matrix of the periodic part depends only on (a - b) mod 10: adding one to every
+    # digit modulo 10 (the last digit of a value moving by one, carry aside) is an isometry,
+    # a rotation in each frequency's plane, and the nine periodic columns have full rank
+    g = e[:, :9] @ e[:, :9].T
+    for a in range(10):
+        for b in range(10):
+            assert torch.isclose(g[a, b], g[(a + 1) % 10, (b + 1) % 10], atol=1e-6)
+    assert torch.linalg.matrix_rank(e[:, :9]) == 9
+    # the last coordinate orders the digits
+    assert torch.all(torch.diff(e[:, 9]) > 0)
+    torch.manual_seed(0)
+    model = DigitLlama(ModelSpec(n_embd=32, n_layer=1, n_head=2), fourier=0.1)
+    w = model.embed_tokens.weight.detach()
+    torch.testing.assert_close(w[:10, :10], fourier_digit_embedding(0.1, 32)[:, :10])
+    assert torch.all(w[10:, :10] == 0) and w[:, 10:].std() > 0.01
+    with pytest.raises(ValueError, match="n_embd >= 10"):
+        fourier_digit_embedding(1.0, 8)
 
 
 def test_smoke_pretraining_saves_a_transformers_model(tmp_path: Path) -> None:
@@ -91,13 +132,19 @@ def test_smoke_pretraining_saves_a_transformers_model(tmp_path: Path) -> None:
     assert steps and all({"step", "tokens", "loss"} <= set(r) for r in steps)
     assert any("val_loss_2d" in r for r in log)
     assert not list(out.glob(".*"))  # no temporary files left behind
+    curves = training_curves(out)
+    assert curves["tokens"].tolist() == [r["tokens"] for r in steps]
+    assert curves["val_loss_2d"].size == sum("val_loss_2d" in r and "tokens" in r for r in log)
+    assert np.all(np.isfinite(curves["val_loss_3d"]))
+    with pytest.raises(FileNotFoundError, match="sgdllm pretrain"):
+        training_curves(tmp_path / "nothing")
 
     lm = AutoModelForCausalLM.from_pretrained(out).eval()
     tok = AutoTokenizer.from_pretrained(out)
-    assert type(lm).__name__ == "GPT2LMHeadModel"
+    assert type(lm).__name__ == "LlamaForCausalLM"
     ids = torch.tensor([tok("523,541,538,500,")["input_ids"]])
     with torch.no_grad():
-        ref = load_digit_gpt(out)(ids)
+        ref = load_digit_llama(out)(ids)
         np.testing.assert_allclose(lm(ids).logits.numpy(), ref.numpy(), atol=1e-5)
 
 
@@ -105,10 +152,15 @@ def test_cli_smoke(tmp_path: Path) -> None:
     from sgdllm.cli import main
 
     args = ["pretrain", "--out", str(tmp_path / "c"), "--smoke", "--seed", "2"]
-    assert main([*args, "--three-digits", "0.5", "--pack-prob", "0"]) == 0
+    assert main([*args, "--three-digits", "0.5", "--pack-prob", "0", "--fourier", "0"]) == 0
     info = json.loads((tmp_path / "c" / "training.json").read_text())
     assert info["recipe"]["seed"] == 2 and info["status"] == "done"
     assert info["recipe"]["p_three_digits"] == 0.5 and info["recipe"]["pack_prob"] == 0.0
+    assert info["recipe"]["fourier"] == 0.0
+    args[2] = str(tmp_path / "w")
+    assert main([*args, "--width", "48", "--heads", "2", "--layers", "1"]) == 0
+    spec = json.loads((tmp_path / "w" / "training.json").read_text())["recipe"]["spec"]
+    assert (spec["n_embd"], spec["n_head"], spec["n_layer"], spec["n_inner"]) == (48, 2, 1, 128)
 
 
 def test_shipped_recipe_is_the_default() -> None:
@@ -122,6 +174,8 @@ def test_shipped_recipe_is_the_default() -> None:
     for key in (
         "p_three_digits",
         "pack_prob",
+        "fourier",
+        "mixture",
         "lr",
         "batch",
         "seq_tokens",
@@ -137,5 +191,36 @@ def test_mix_probabilities_out_of_range_are_refused(tmp_path: Path, field: str) 
     cfg = TrainConfig.smoke()
     setattr(cfg, field, 1.5)
     with pytest.raises(ValueError, match=f"{field}=1.5 .* in \\[0, 1\\]"):
+        train(tmp_path / "bad", cfg)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_mixture_draws_only_the_named_families(tmp_path: Path) -> None:
+    from sgdllm.processes import random_train_process
+
+    rng = np.random.default_rng(0)
+    names = {random_train_process(rng, {"ar1": 1.0, "langevin": 0.0}).name for _ in range(20)}
+    assert names == {"ar1"}
+    # discrete chains repeat a few exact states: a batch from them alone has few distinct values
+    only_chains = make_batch(rng, 2, 2, 301, pack_prob=0.0, mixture={"markov_chain": 1.0})
+    values = only_chains[:, 1:].reshape(2, -1, 3)[:, :, :2]
+    assert max(len({tuple(v) for v in row.tolist()}) for row in values) <= 12
+
+
+@pytest.mark.parametrize(
+    ("mixture", "message"),
+    [
+        ({"student_t_ar": 1.0}, "held out from training"),
+        ({"sgd": 1.0}, "not training families"),
+        ({"ar1": -1.0, "langevin": 2.0}, ">= 0"),
+        ({"ar1": 0.0}, "not all 0"),
+    ],
+)
+def test_bad_mixtures_are_refused_before_training(
+    tmp_path: Path, mixture: dict, message: str
+) -> None:
+    cfg = TrainConfig.smoke()
+    cfg.mixture = mixture
+    with pytest.raises(ValueError, match=message):
         train(tmp_path / "bad", cfg)
     assert not (tmp_path / "bad").exists()

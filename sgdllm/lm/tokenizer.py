@@ -1,6 +1,6 @@
 """The digit tokenizer of the default model: one token per character.
 
-Chapter: *Tokenization* (and *The default language model*).
+Chapter: *Tokenization* (and *The embedded language model*).
 
 Vocabulary (ids fixed, the model's embedding rows follow them):
 
