@@ -205,3 +205,16 @@ def test_last_digit_law_is_the_renormalized_block() -> None:
         last_digit_law(law, 12, 2)
     with pytest.raises(ValueError, match="1000 entries"):
         last_digit_law(law, 4, 3)
+
+
+def test_a_family_scores_the_same_series_in_any_subset() -> None:
+    from sgdllm.lm.evaluate import EVAL_FAMILIES, family_id
+
+    assert [family_id(f) for f in EVAL_FAMILIES] == list(range(len(EVAL_FAMILIES)))
+    assert family_id("threshold_ar") >= len(EVAL_FAMILIES)
+    with pytest.raises(ValueError, match="unknown family"):
+        family_id("sgd")
+    kw = {"digits": (2,), "contexts": {2: (10,)}, "n_series": 2, "seed": 3}
+    alone = evaluate(_oracle_stub, families=("student_t_ar",), **kw)
+    after = evaluate(_oracle_stub, families=("ar1", "student_t_ar"), **kw)
+    assert alone["results"]["2"]["student_t_ar"] == after["results"]["2"]["student_t_ar"]

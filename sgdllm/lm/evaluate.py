@@ -57,6 +57,7 @@ __all__ = [
     "default_model_dir",
     "estimator_rows",
     "evaluate",
+    "family_id",
     "last_digit_law",
     "learning_curve",
     "main",
@@ -80,6 +81,20 @@ ESTIMATORS = ("model", "laplace", "rule", "cv")
 def default_model_dir() -> Path:
     """``sgdllm/models/default``, the shipped model."""
     return Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def family_id(family: str) -> int:
+    """The number that seeds a family's evaluation series: its position in
+    :data:`EVAL_FAMILIES`, then the other families of :mod:`sgdllm.processes` in registry order.
+
+    It does not depend on which families one evaluation run includes, so a run on a subset
+    scores exactly the series of the model card's run.
+    """
+    order = list(EVAL_FAMILIES) + [f for f in ALL_FAMILIES if f not in EVAL_FAMILIES]
+    try:
+        return order.index(family)
+    except ValueError:
+        raise ValueError(f"unknown family {family!r}; use one of {sorted(ALL_FAMILIES)}") from None
 
 
 def _window(n: int) -> tuple[int, int]:
@@ -181,7 +196,8 @@ def evaluate(
     digits : numbers of digits evaluated
     contexts : ``{digits: context lengths}``, default :data:`CONTEXTS`
     n_series : series per family and digits
-    seed : series ``i`` of family ``f`` at ``d`` digits uses ``default_rng([seed, f, d, i])``
+    seed : series ``i`` of family ``f`` at ``d`` digits uses ``default_rng([seed, family_id(f),
+        d, i])`` (:func:`family_id`), whatever other families are evaluated
 
     Returns
     -------
@@ -196,12 +212,12 @@ def evaluate(
         ctx = contexts[d]
         n_values = _window(max(ctx))[1] + 2  # the last window step predicts a value we hold
         results[str(d)] = {}
-        for fi, fam in enumerate(families):
+        for fam in families:
             if fam not in ALL_FAMILIES:
                 raise ValueError(f"unknown family {fam!r}")
             per = {n: {e: {"bd": [], "tv": []} for e in ESTIMATORS} for n in ctx}
             for i in range(n_series):
-                rng = np.random.default_rng([seed, fi, d, i])
+                rng = np.random.default_rng([seed, family_id(fam), d, i])
                 proc = make_process(fam, rng)
                 _, states, scaler = serialize_process(proc, n_values, d, rng)
                 truth = proc.kernel(scaler)
