@@ -183,7 +183,9 @@ def compare_estimators(
     predictions from every new start against ``n_real`` real SGD runs from that start
     (``run_sgd(..., seed=seed)``, shared by all estimators; mean W1 over the starts at each
     horizon, :func:`sgdllm.predict.compare_with_runs`). The exact kernel's prediction error is
-    the floor that binning and the finite number of real runs leave.
+    the floor that binning and the finite number of real runs leave. The spread ratio at the
+    last horizon (standard deviation of :math:`\\delta_{x_0} P^t` over that of the runs, mean
+    over the starts) tells a prediction that is too wide (ratio > 1) from one too narrow.
 
     Parameters
     ----------
@@ -216,7 +218,9 @@ def compare_estimators(
         ``"estimators"`` (E,) names; ``"context_lengths"`` (C,); ``"horizons"`` (h,);
         ``"kernel_tv"``, ``"kernel_bhattacharyya"`` (visited rows) and
         ``"kernel_tv_stationary"``, ``"kernel_bhattacharyya_stationary"``, each (E, S, C);
-        ``"pred_w1"`` (E, S, C, h); ``"exact_w1"`` (h,); ``"visited"`` (S, C) rows visited.
+        ``"pred_w1"`` (E, S, C, h); ``"exact_w1"`` (h,); ``"pred_std_ratio"`` (E, S, C) and
+        ``"exact_std_ratio"`` (scalar), the spread ratios at the last horizon; ``"visited"``
+        (S, C) rows visited.
     """
     if int(getattr(problem, "dim", 0)) != 1:
         raise ValueError(
@@ -250,12 +254,14 @@ def compare_estimators(
     ).reshape(x0s.size, n_real, h[-1] + 1, 1)
     exact = Kernel(p, np.ones(k, bool), np.ones(k), scaler, "exact")
 
-    def prediction_w1(kernel: Kernel) -> NDArray[np.float64]:
+    def prediction_scores(kernel: Kernel) -> tuple[NDArray[np.float64], float]:
+        """Mean W1 over the starts at each horizon, and the mean spread ratio at the last."""
         scores = [
-            compare_with_runs([kernel], [x0], runs, h)["w1"][:, 0]
-            for x0, runs in zip(x0s, real, strict=True)
+            compare_with_runs([kernel], [x0], runs, h) for x0, runs in zip(x0s, real, strict=True)
         ]
-        return np.mean(scores, axis=0)
+        w1 = np.mean([s["w1"][:, 0] for s in scores], axis=0)
+        ratio = np.mean([s["std_predicted"][-1, 0] / s["std_empirical"][-1, 0] for s in scores])
+        return w1, float(ratio)
 
     pi = stationary_law(p)
     err = {
@@ -263,6 +269,7 @@ def compare_estimators(
         for key in ("tv", "bhattacharyya", "tv_stationary", "bhattacharyya_stationary")
     }
     pred = np.full((n_e, n_s, n_c, n_h), np.nan)
+    std_ratio = np.full((n_e, n_s, n_c), np.nan)
     visited = np.zeros((n_s, n_c), np.int64)
     for j, x_start in enumerate(starts):
         run = run_sgd(problem, [x_start], max(lengths), step, seed=seed + 1 + j)[0, :, 0]
@@ -277,8 +284,9 @@ def compare_estimators(
                 err["bhattacharyya"][e, j, c] = errors["bhattacharyya_visited"]
                 err["tv_stationary"][e, j, c] = errors["tv_stationary"]
                 err["bhattacharyya_stationary"][e, j, c] = errors["bhattacharyya_stationary"]
-                pred[e, j, c] = prediction_w1(ker)
+                pred[e, j, c], std_ratio[e, j, c] = prediction_scores(ker)
             visited[j, c] = int(kernels["counts"].visited.sum())
+    exact_w1, exact_std_ratio = prediction_scores(exact)
     return {
         "estimators": np.array(names),
         "context_lengths": np.array(lengths),
@@ -288,7 +296,9 @@ def compare_estimators(
         "kernel_tv_stationary": err["tv_stationary"],
         "kernel_bhattacharyya_stationary": err["bhattacharyya_stationary"],
         "pred_w1": pred,
-        "exact_w1": prediction_w1(exact),
+        "exact_w1": exact_w1,
+        "pred_std_ratio": std_ratio,
+        "exact_std_ratio": exact_std_ratio,
         "visited": visited,
     }
 

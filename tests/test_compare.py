@@ -155,6 +155,12 @@ def test_compare_estimators_small_run():
     # The exact kernel predicts better than every estimate (binning + Monte Carlo floor).
     assert out["exact_w1"].mean() < out["pred_w1"].mean(axis=(1, 2, 3)).min()
     assert np.all(out["visited"] > 3)
+    # Spread ratios at the last horizon: the exact kernel's is 1 up to binning and the Monte
+    # Carlo error of 100 runs per start (~7%); Laplace's uniform rows spread the law far wider.
+    assert out["pred_std_ratio"].shape == (n_e, 2, 2)
+    assert abs(out["exact_std_ratio"] - 1) < 0.25
+    laplace = list(out["estimators"]).index("laplace")
+    assert np.all(out["pred_std_ratio"][laplace] > 1.5)
 
 
 def test_compare_estimators_errors():
