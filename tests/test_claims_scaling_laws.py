@@ -3,10 +3,11 @@
 The poster of Zekri et al. (2024) fits the in-context Bhattacharyya loss of an LLM reading
 two-state chains of spectral gaps 0.15, 0.35 and 0.8 by ``c N^alpha`` and reads alpha = -0.48,
 -0.26 and -0.09: a steeper decay for the smaller gap. The embedded default model's loss falls
-with the context for every gap, but in the reverse order, and rises again at the end of its
-window; the chapter says so: the tests below pin what the model does (its exponents, their
-order, the end-of-window rise, its persistence) with tolerances, and check the claims that hold
-(the classical estimators against the 1/N theory, the model against the classical estimators).
+with the context for every gap, and as fast on the fastest-mixing chain as on the sticky ones:
+the poster's ordering is not reproduced. The tests below pin what the model does (its
+exponents, their order, where its loss is lowest, its persistence, the split of its loss into
+leaked mass and the error on the chain's two states) with tolerances, and check the claims that
+hold (the classical estimators against the 1/N theory, the model against them).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 #: The embedded model's exponents in the CI-profile run (6 series per gap, seeds [0, i]),
-#: ordered as the gaps 0.15, 0.35, 0.8. Pinned: a retrained model that changes them must
-#: change the chapter's text too.
-PINNED_ALPHA_MODEL = (-0.25, -0.38, -0.49)
+#: ordered as the gaps 0.15, 0.35, 0.8 (book profile, 24 series: -0.53, -0.70, -0.78).
+#: Pinned: a retrained model that changes them must change the chapter's text too.
+PINNED_ALPHA_MODEL = (-0.59, -0.53, -0.52)
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +60,30 @@ def test_embedded_model_exponents_are_pinned(n):
     np.testing.assert_array_less(np.abs(alpha - PINNED_ALPHA_MODEL), tol)
 
 
-def test_poster_ordering_does_not_hold_for_the_embedded_model(n):
+def test_poster_ordering_is_not_reproduced_by_the_embedded_model(n):
     alpha, se = np.array(n["alpha_model"]), np.array(n["alpha_model_se"])
-    assert n["steeper_for_smaller_gap"] is False
-    assert n["steeper_for_smaller_gap_text"] == "no"
     # the loss falls with the context for every gap (each exponent 2 bootstrap s.e. below 0)
     assert np.all(alpha < -2 * se)
-    # reversed, not merely tied: the fastest chain decays faster than the stickiest by more
-    # than 2 combined bootstrap s.e. (the chapter says "reversed", not "much steeper")
-    assert alpha[0] - alpha[2] > 2 * np.hypot(se[0], se[2])
-    # the poster's exponents are all negative
-    assert all(a < 0 for a in n["alpha_poster"])
+    # "as fast as the sticky ones' or faster": the fastest chain's exponent is not above the
+    # stickiest chain's by more than 2 combined s.e. (CI: -0.52 vs -0.59, s.e. 0.06 and 0.13)
+    spread, spread_se = n["alpha_spread"], n["alpha_spread_se"]
+    assert spread == pytest.approx(alpha[0] - alpha[2])
+    assert spread_se == pytest.approx(np.hypot(se[0], se[2]))
+    assert spread > -2 * spread_se
+    # "where the poster's decayed five times more slowly": the fastest chain's exponent is far
+    # below the poster's -0.09 (by more than 4 s.e.), the stickiest within 2 s.e. of its -0.48
+    poster = np.array(n["alpha_poster"])
+    assert alpha[2] < poster[2] - 4 * se[2]
+    assert abs(alpha[0] - poster[0]) < 2 * se[0]
+    assert n["alpha_spread_poster"] == pytest.approx(poster[0] - poster[2])
+    # the verdict the text prints follows the rule it states
+    verdict = n["alpha_order_text"]
+    if spread > 2 * spread_se:
+        assert verdict.startswith("the poster's reversed")
+    else:
+        assert verdict.startswith("not resolved")
+    assert n["steeper_for_smaller_gap_text"] == ("yes" if n["steeper_for_smaller_gap"] else "no")
+    assert n["steeper_for_smaller_gap"] == bool(np.all(np.diff(alpha) > 0))
 
 
 def test_model_reads_and_keeps_persistence(n):
@@ -79,21 +93,26 @@ def test_model_reads_and_keeps_persistence(n):
     # close to the truth early and late: within 0.06 (the chapter says "close to the truth")
     np.testing.assert_array_less(np.abs(early - true), 0.06)
     np.testing.assert_array_less(np.abs(late - true), 0.06)
-    # "a little below it on the two sticky chains", late in the window
-    assert np.all(late[:2] < true[:2])
-    # no drift towards one half as the earlier default model had (it lost > 0.05)
-    np.testing.assert_array_less(np.abs(late - early), 0.05)
+    assert n["stay_model_late_error"] == pytest.approx(np.abs(late - true).max())
+    # "on the fastest-mixing chain it slips a little below the truth" late in the window
+    assert late[2] < true[2]
+    # "keeps it to the end of its window": late in the window within 0.03 of the truth on every
+    # gap (CI: at most 0.020; book: 0.017), and on the sticky chains no drift towards one half
+    # as an earlier default model had (it lost > 0.05; CI: 0.027, 0.008). The fastest chain's
+    # estimate moves from a little above the truth to a little below it (CI: 0.630 -> 0.580).
+    assert n["stay_model_late_error"] < 0.03
+    np.testing.assert_array_less(np.abs(late - early)[:2], 0.05)
     # little mass is lost on states the chain never takes
     assert max(n["leak_model_late"]) < 0.05
 
 
-def test_loss_rises_again_at_the_end_of_the_window(n):
-    """Pinned shortfall (chapter text): the loss is lowest after a couple of hundred values and
-    higher at the end of the window, most on the two sticky chains."""
+def test_loss_does_not_turn_up_at_the_end_of_the_window(n):
+    """The previous default model's loss was lowest after a couple of hundred values and rose by
+    a factor above 1.3 on every gap by the end of its window; this one ends within 1.3 of its
+    minimum (CI: 1.0, 1.12, 1.24; book: 1.0, 1.06, 1.0), its minimum after 100 values."""
     best_at, rise = np.array(n["model_best_context"]), np.array(n["model_end_rise"])
-    assert np.all((best_at > 100) & (best_at < n["max_context"]))
-    assert np.all(rise > 1.3)
-    assert min(rise[:2]) > rise[2]
+    assert np.all((best_at > 100) & (best_at <= n["max_context"]))
+    assert np.all(rise < 1.3)
     np.testing.assert_allclose(rise, np.array(n["bd_max_model"]) / n["model_best_bd"])
 
 
@@ -109,8 +128,37 @@ def test_model_beats_counts_and_rule_smoothing_but_not_cv(n):
     model = np.array(n["bd_max_model"])
     np.testing.assert_array_less(model, n["bd_max_laplace"])
     np.testing.assert_array_less(model, n["bd_max_rule"])
-    # honest gap to the strongest classical estimator: over 3 times worse at every gap
-    assert min(n["model_over_cv_at_max"]) > 3
+    # honest gap to the strongest classical estimator at the end of the window: over 1.5 times
+    # worse at every gap (CI: 4.0, 3.1, 2.5)
+    assert min(n["model_over_cv_at_max"]) > 1.5
+    # but ahead of it early: CV smoothing stays below the model only after 20 values or more
+    # (CI: from 67, 64, 36), and the model is ahead at N = 20 on at least one gap
+    assert min(n["cv_below_model_from"]) > n["fit_min_used"]
+    assert min(n["model_over_cv_at_fit_min"]) < 1
+
+
+def test_loss_splits_into_leaked_mass_and_the_error_on_the_two_states(n):
+    """-log(1 - eps)/2 is the exact cost of the mass eps left off the chain's two states; the
+    text says it is a comparable share of the late loss (CI: 0.48, 0.51, 0.56), that the rest is
+    within a small factor of counting's 1/(4(N - 1)) (CI: 1.7, 1.7, 1.5), and that the leak
+    decays much more slowly than 1/N (CI: 2.5 times less for contexts 7.6 times longer)."""
+    share = np.array(n["leak_share_late"])
+    assert np.all((share > 0.25) & (share < 0.75))
+    np.testing.assert_allclose(
+        share, np.array(n["leak_cost_late"]) / n["model_loss_late"], rtol=1e-9
+    )
+    rest = np.array(n["renormalized_over_theory_late"])
+    np.testing.assert_allclose(
+        rest,
+        (np.array(n["model_loss_late"]) - n["leak_cost_late"]) / n["theory_late"],
+        rtol=1e-9,
+    )
+    assert np.all((rest > 0.5) & (rest < 4))  # the rest is a Bhattacharyya loss, positive
+    fall = np.array(n["leak_fall"])
+    assert np.all(fall > 1)  # the leak falls with the context
+    assert np.all(fall < n["late_over_early_context"] / 2)  # at least twice slower than 1/N
+    # a leak of eps costs -log(1 - eps)/2 >= eps/2: consistent with the leaked mass recorded
+    assert np.all(np.array(n["leak_cost_late"]) >= np.array(n["leak_model_late"]) / 2)
 
 
 def test_classical_exponents_tell_the_regimes_apart(n):
