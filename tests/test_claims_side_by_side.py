@@ -4,8 +4,9 @@ Every kernel estimator of the package is scored against the exact kernel of a 1-
 by its predictions against real SGD runs, over seeds. The claims: pooling estimators (a Gaussian
 AR(1) fit, cross-validated Gaussian smoothing) beat raw counts on short runs; Laplace smoothing
 is the worst kernel; counts improve with more context; the exact kernel's predictions are the
-floor. The embedded language model's standing is pinned honestly (it beats Laplace only): if a
-better default model makes those pins fail, the chapter's text must be revised with them. Cost:
+floor. The embedded language model's standing is pinned honestly (the best kernel, but
+predictions whose error grows with the horizon, from a stationary law far too wide): if another
+default model makes those pins fail, the chapter's text must be revised with them. Cost:
 only the deterministic flop model is asserted, never a timing.
 """
 
@@ -37,7 +38,8 @@ def test_pooling_estimators_beat_raw_counts_on_short_runs(n):
     # a margin of 0.1 is over three standard errors and still fails if pooling stops helping.
     assert n["kernel_tv_ar1"][0] < n["kernel_tv_counts"][0] - 0.1
     assert n["kernel_tv_gaussian_cv"][0] < n["kernel_tv_counts"][0] - 0.1
-    assert n["best_kernel"] in ("AR(1)", "gaussian (cv)")
+    assert n["best_kernel"] in ("AR(1)", "gaussian (cv)", "language model")
+    assert n["best_prediction"] in ("AR(1)", "gaussian (cv)", "counts")
 
 
 def test_laplace_is_the_worst_kernel(n):
@@ -54,18 +56,33 @@ def test_counts_improve_with_context(n):
 
 
 def test_embedded_language_model_standing_is_pinned(n):
-    # Honest pins for the embedded 0.9M-parameter model (see the chapter's last section): it
-    # beats Laplace smoothing, loses to the AR(1) fit and the CV smoother on both scores, and
-    # more context does not improve its kernel (|change| < 0.05 TV; counts gain more).
-    assert n["lm_beats_laplace_kernel"] is True
-    assert n["lm_beats_ar1_kernel"] is False and n["lm_beats_ar1_prediction"] is False
-    assert n["lm_beats_gaussian_cv_kernel"] is False
-    assert n["lm_rank_kernel"] >= 4
+    # Honest pins for the embedded 0.8M-parameter model (see the chapter's last section).
+    # The kernel: the closest to the truth at the longer run (CI: TV 0.254, AR(1) 0.263 with
+    # s.e. 0.033 and 0.009, CV 0.290): ranked first or second, better than the CV smoother and
+    # than the raw counts on every seed.
+    assert n["lm_rank_kernel"] <= 2
+    assert n["ranking_kernel"][0] in ("language model", "AR(1)")
+    assert n["lm_beats_gaussian_cv_kernel"] is True and n["lm_beats_counts_kernel"] is True
+    assert n["lm_wins_counts_tv_by_context"] == [n["n_seeds_used"]] * 2
+    # The predictions: the worst but Laplace's (CI: W1 0.134 against 0.049 for the counts).
+    assert n["lm_rank_prediction"] == 5 and n["ranking_prediction"][-1] == "laplace"
+    assert n["lm_beats_counts_prediction"] is False and n["lm_beats_ar1_prediction"] is False
+    # "as good at first and then growing while every other estimator's error falls" (CI: LM
+    # 0.059, 0.130, 0.212 at t = 5, 20, 100; counts 0.061, 0.060, 0.028)
+    lm = np.array(n["w1_by_horizon_language_model"])
+    assert lm[0] < 1.5 * n["w1_by_horizon_counts"][0]
+    assert lm[-1] > 2 * lm[0]
+    for key in ("counts", "ar1", "gaussian_cv", "gaussian_rule", "laplace"):
+        assert n[f"w1_by_horizon_{key}"][-1] < n[f"w1_by_horizon_{key}"][0]
+    # "a stationary law far too wide": spread ratio over 2 (CI: 2.7), the others' within 25%
+    # of the exact kernel's (CI: counts 0.81, AR(1) 0.83, exact 1.06)
+    assert n["pred_std_ratio_language_model"] > 2
+    assert abs(n["exact_std_ratio"] - 1) < 0.15
+    for key in ("counts", "ar1", "gaussian_cv"):
+        assert 0.6 < n[f"pred_std_ratio_{key}"] < 1.4
+    # More context changes its kernel less than the counts' (CI: -0.018 against -0.055).
     assert abs(n["lm_tv_change"]) < 0.05
     assert n["lm_tv_change"] > n["counts_tv_change"]
-    # Where it helps: in Bhattacharyya distance (which punishes missing support) its kernel is
-    # closer to the truth than the raw counts on most seeds with the shortest runs.
-    assert n["lm_wins_counts_bh_by_context"][0] >= 2
 
 
 def test_flop_model_of_the_cost(n):
@@ -92,10 +109,14 @@ def test_second_task_logistic_regression(n):
     assert n["logit_kernel_tv_ar1"][0] < n["logit_kernel_tv_counts"][0] - 0.1
     assert n["logit_kernel_tv_gaussian_cv"][0] < n["logit_kernel_tv_counts"][0] - 0.1
     assert n["logit_ranking_kernel"][-1] == "laplace"
-    # Honest pins for the embedded model: on short runs of this task its kernel is closer to the
-    # truth than the raw counts (0.53 against 0.62 TV in the CI run, 3 of 3 seeds), but it
-    # loses to the AR(1) fit, and its predictions lose to the counts'.
+    # Honest pins for the embedded model: its kernel is closer to the truth than the raw
+    # counts' on short and longer runs (CI: 0.340 against 0.619, 0.339 against 0.506 TV, 3 of
+    # 3 seeds), "level with the AR(1) fit" (CI: 0.339 against 0.337: within 0.03), and its
+    # predictions lose to the counts' (CI: W1 0.97 against 0.35).
     assert n["logit_lm_beats_counts_kernel_short"] is True
+    assert n["logit_lm_beats_counts_kernel_long"] is True
     assert n["logit_lm_wins_counts_tv_by_context"][0] >= 2
-    assert n["logit_lm_beats_ar1_kernel"] is False
+    lm, ar1 = n["logit_kernel_tv_language_model"][-1], n["logit_kernel_tv_ar1"][-1]
+    assert abs(lm - ar1) < 0.03
+    assert n["logit_lm_beats_ar1_kernel"] == bool(lm < ar1)
     assert n["logit_lm_beats_counts_prediction"] is False
