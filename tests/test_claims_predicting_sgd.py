@@ -50,13 +50,30 @@ def test_convex_counted_laws_match_real_sgd_at_stationarity(n):
 
 
 def test_convex_embedded_model_falls_short(n):
-    # Pinned shortfall of the 0.9M-parameter embedded model (chapter text, "What the numbers
-    # showed"): heavy-tailed next-state laws make the propagated law far too wide (7x in the CI
-    # and book runs). Thresholds at well under the measured values, so that run-to-run noise
-    # does not flip them but a model that learnt tight laws would.
+    # Pinned shortfall of the 0.8M-parameter embedded model (chapter text, "What the numbers
+    # showed"): the propagated law is far too wide (CI 3.8x, book 4.5x), W1 several times the
+    # counted kernels' (CI 4.1x, book 8.9x), a fifth or more of the mass away from the minimum
+    # (CI 78% near, book 71%). Thresholds well under the measured values, so that run-to-run
+    # noise does not flip them but a model that learnt tight laws would.
     assert n["convex_std_ratio_lm"] >= 2.0
-    assert n["convex_w1_lm_last"] >= 5 * n["convex_w1_counts_last"]
-    assert n["convex_near_fraction_lm"] <= 0.8
+    assert n["convex_w1_lm_last"] >= 2.5 * n["convex_w1_counts_last"]
+    assert n["convex_near_fraction_lm"] <= 0.85
+
+
+def test_convex_embedded_model_peaks_at_the_minimum_with_too_wide_steps(n):
+    # "the mode of every predicted marginal is within a few bins of theta*" (CI: 1.9 bins)
+    assert n["convex_mode_offset_lm_bins"] <= 3
+    # "The tails of its next-state laws are not what goes wrong": mass beyond 5 states is of the
+    # order of the run's own far moves (CI: 1.4% against 1.1%), a few percent at most
+    assert n["lm_far_mass"] < 0.05 and n["lm_far_mass"] < 3 * n["real_far_jumps"] + 0.01
+    # "Their width is": near the minimum the model's law of the next state is over twice as wide
+    # as the run's steps there (CI: 2.25 against 0.92 states)
+    assert n["lm_std_bottom"] > 2 * n["real_step_std_bottom"]
+    assert 0 < n["descent_steps"] < n["ls_steps_used"]
+    # "Waiting longer does not help": after ten times the last horizon the mass near theta* is
+    # where it was (CI: 78.4% then 79.3%), still short of real SGD's
+    assert abs(n["convex_near_fraction_lm_limit"] - n["convex_near_fraction_lm"]) < 0.05
+    assert n["convex_near_fraction_lm_limit"] <= 0.9
 
 
 # ----------------------------------------------------------------------------- non-convex
@@ -95,6 +112,10 @@ def test_embedded_model_prediction_ignores_the_start(n):
     assert np.ptp(real[:, 0]) >= 0.9
     assert n["tb_start_spread_lm"] <= 0.05
     assert n["tb_tv_lm_mean"] >= 0.5
+    # Its product of marginals puts much of the mass in the top-left quadrant, around
+    # (-0.5, 0.5), where real SGD never ends (CI: 56% against 0%).
+    assert n["tb_lm_top_left"] >= 0.25
+    assert n["tb_real_top_left"] == 0.0
 
 
 # ----------------------------------------------------------------------------- runs needed
@@ -107,3 +128,12 @@ def test_one_run_sees_one_basin(n):
     # counted kernels predict exactly the minima their runs reached, for every n
     assert reached == seen
     assert n["runs_needed_counts"] == n["runs_needed_seen"] >= 2
+
+
+def test_embedded_model_needs_more_runs_and_misses_the_minima(n):
+    # The text: the model's predictions reach both minima only from more runs than the counted
+    # kernels need (CI: 3 against 2), and whatever the runs saw more than half of their mass
+    # ends near no minimum (CI: 0.62, 0.55, 0.71, 0.61).
+    assert n["runs_needed_lm"] > n["runs_needed_counts"]
+    assert n["basins_reached_lm_by_runs"][-1] == 2
+    assert min(n["neither_lm_by_runs"]) > 0.5
