@@ -63,7 +63,7 @@ def test_hierarchy_pdf_reads_far_fewer_tokens(n):
 def test_over_parametrized_law_is_a_spike(n):
     """The poster's figure 2, left: after SGD has converged to a point the model's law is a
     spike on that point. The paper's claim is qualitative; we ask for more than half of the
-    mass on one state (the embedded model puts ~0.84 there) and for that state to be the limit
+    mass on one state (the embedded model puts ~0.87 there) and for that state to be the limit
     in at least 90% of the late steps (observed: all of them)."""
     assert n["over_late_all_settled"]  # the compared steps are all after convergence
     assert n["over_top_mass"] > 0.5
@@ -85,27 +85,45 @@ def test_spike_is_narrower_than_the_under_parametrized_law(n):
 def test_under_parametrized_law_beats_add_one_counts(n):
     """The model generalizes across neighbouring states, add-one counts cannot: lower
     Bhattacharyya distance and total variation to the true rows, by a clear margin (the CI run
-    gives ~0.28 against ~0.89; we ask for 30% lower)."""
+    gives ~0.15 against ~0.89; we ask for 30% lower)."""
     assert n["under_bd_model"] < 0.7 * n["under_bd_laplace"]
     assert n["under_tv_model"] < n["under_tv_laplace"]
-    # and, as the text says, it comes closer than rule-of-thumb smoothing (CI: 0.28 vs 0.37)
+    # and, as the text says, it comes closer than rule-of-thumb smoothing (CI: 0.15 vs 0.37)
     assert n["under_bd_model"] < n["under_bd_rule"]
 
 
 def test_under_parametrized_law_has_the_right_scale(n):
-    """A histogram, not a spike: the model's law is spread out, within a factor 3 of the true
-    row's width (the embedded model's laws are ~1.3 times too wide)."""
-    assert n["under_truth_spread"] / 3 < n["under_spread"] < 3 * n["under_truth_spread"]
-    assert n["under_spread"] > n["under_truth_spread"]  # the text: "the model's laws are wider"
+    """A histogram, not a spike, in the right place with about the right width: the model's
+    law is spread out, slightly narrower than the true row (the text: "slightly narrower"; the
+    CI run gives 4.2 against 4.9 states, the book 3.5 against 3.7; we ask for 70% to 100% of
+    the truth's width), and its mean is within one state of the true mean (CI: 0.6 states).
+    If the model's laws become wider than the truth, or much narrower, the text is wrong."""
+    assert 0.7 * n["under_truth_spread"] < n["under_spread"] < n["under_truth_spread"]
+    assert n["under_mean_error"] < 1.0
 
 
-def test_honest_shortcoming_smoothed_counts_are_closer(n):
-    """Recorded as the chapter says: the small embedded model is further from the truth than
-    counts smoothed with a cross-validated bandwidth, and its second digit carries less than
-    half of the information the truth's does (TV to the first-digit-only law). If a better
-    default model reverses this, the chapter's text must be updated, so the test fails."""
-    assert n["under_bd_cv"] < n["under_bd_model"]
-    assert n["under_finer_digits_tv_model"] < 0.5 * n["under_finer_digits_tv_truth"]
+def test_model_is_closer_than_cross_validated_smoothing(n):
+    """The text: the model is closer to the true rows than counts smoothed with a
+    cross-validated bandwidth, the best classical estimator here, in both distances (CI: BD
+    0.149 against 0.175, TV 0.321 against 0.350; book: 0.113 against 0.140, 0.315 against
+    0.331). The margins are small, so no tolerance is added: if a change of model or of the
+    estimators reverses either, the chapter's text must be revised, and the test fails."""
+    assert n["under_bd_model"] < n["under_bd_cv"]
+    assert n["under_tv_model"] < n["under_tv_cv"]
+    # cross-validated smoothing is the best of the three classical estimators
+    assert n["under_bd_cv"] < min(n["under_bd_rule"], n["under_bd_laplace"])
+    assert n["under_tv_cv"] < min(n["under_tv_rule"], n["under_tv_laplace"])
+
+
+def test_second_digit_is_informative_but_smoother_than_the_truth(n):
+    """Making the second digit uniform within each first digit (TV to the first-digit-only
+    law) moves the model's laws by more than half as much as the true rows: its second digit
+    is informative, no longer "blocks of ten states" (the previous default model stayed below
+    half; CI: 0.28 against 0.42). But it moves them less than the truth: the true row is a
+    binned mixture of atoms, sharper within a block than the model's smooth bump, the
+    shortcoming the text names."""
+    model, truth = n["under_finer_digits_tv_model"], n["under_finer_digits_tv_truth"]
+    assert 0.5 * truth < model < truth
 
 
 # ----------------------------------------------------------------------------- kernel
