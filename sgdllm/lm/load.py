@@ -10,7 +10,7 @@ laws (:mod:`sgdllm.lm.cache`).
 Where models come from, in order:
 
 1. ``name_or_path=None``: the small model embedded in the package, ``sgdllm/models/default``
-   (a GPT-2 trained on serialized Markov chains by ``sgdllm pretrain``);
+   (a LLaMA trained on serialized Markov chains by ``sgdllm pretrain``);
 2. a local directory saved with ``save_pretrained`` (config, safetensors, tokenizer files);
 3. a Hugging Face Hub id, only from the local Hub cache unless the Hub is reachable. Offline
    (``HF_HUB_OFFLINE=1``, ``local_files_only=True``, or no route to the Hub), an id that is
