@@ -453,14 +453,29 @@ def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
+#: Warnings filtered out of the kernels (``PYTHONWARNINGS`` syntax): importing ``tqdm.auto``
+#: (as transformers does) in a kernel without ipywidgets warns "IProgress not found" with the
+#: path of this machine's site-packages; the book's own bars are plain text (``tqdm.tqdm``), so
+#: the warning says nothing to a reader and would leak a local path into every chapter.
+KERNEL_WARNING_FILTERS = ("ignore:IProgress not found",)
+
+
 def _kernel_env(threads: int | None) -> Any:
-    """Environment the kernel inherits: inline figures and, if given, ``threads`` threads.
+    """Environment the kernel inherits: inline figures, quiet imports and ``threads`` threads.
 
     The kernel inherits this process' environment; a non-interactive backend there (such as
     ``MPLBACKEND=Agg``, common on servers and CI) would make every ``plt.show()`` a silent no-op
     and the book would lose its figures, so the inline backend is forced.
+    :data:`KERNEL_WARNING_FILTERS` are added before any ``PYTHONWARNINGS`` already set (later
+    entries take precedence, so the caller's own filters still win).
     """
-    updates = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    warnings_env = ",".join(
+        [*KERNEL_WARNING_FILTERS, *filter(None, [os.environ.get("PYTHONWARNINGS")])]
+    )
+    updates = {
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "PYTHONWARNINGS": warnings_env,
+    }
     if threads is not None:
         names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
         updates.update({name: str(threads) for name in names})

@@ -2,6 +2,7 @@
 paper's claims, and Jupyter Book builds the HTML with -n -W (pyhf-style notebook tests)."""
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -35,6 +36,39 @@ def test_every_chapter_published_and_rendered(built_book):
         assert "<img" in html, f"{page} shows no figure"
         assert "Traceback" not in html
     assert (built_book.html / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_published_notebooks_show_no_local_path_or_import_noise(built_book):
+    """What a reader downloads shows nothing of the machine that built it: no output mentions the
+    repository's path or a site-packages folder (an import warning in a kernel prints both), and
+    no stream carries the tqdm "IProgress not found" warning that book.KERNEL_WARNING_FILTERS
+    silences."""
+    for name in chapter_names(ROOT):
+        nb = json.loads((built_book.published / f"{name}.ipynb").read_text())
+        for cell in nb["cells"]:
+            for out in cell.get("outputs", []):
+                text = "".join(out.get("text", ""))
+                text += "".join(
+                    "".join(v) for v in out.get("data", {}).values() if isinstance(v, (str, list))
+                )
+                assert str(ROOT) not in text, f"{name}: an output shows the path {ROOT}"
+                assert "site-packages" not in text, f"{name}: an output shows site-packages"
+                assert "IProgress not found" not in text, f"{name}: tqdm's import warning"
+
+
+def test_kernel_env_filters_import_warnings_and_keeps_the_callers(monkeypatch):
+    monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    with book._kernel_env(threads=1):
+        filters = os.environ["PYTHONWARNINGS"].split(",")
+        assert filters[: len(book.KERNEL_WARNING_FILTERS)] == list(book.KERNEL_WARNING_FILTERS)
+        assert filters[-1] == "error::DeprecationWarning"  # the last matching filter wins
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+    assert os.environ["PYTHONWARNINGS"] == "error::DeprecationWarning"
+    monkeypatch.delenv("PYTHONWARNINGS")
+    with book._kernel_env(threads=None):
+        assert os.environ["PYTHONWARNINGS"] == ",".join(book.KERNEL_WARNING_FILTERS)
+    assert "PYTHONWARNINGS" not in os.environ
 
 
 @pytest.mark.slow
