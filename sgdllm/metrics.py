@@ -25,6 +25,7 @@ __all__ = [
     "METRICS",
     "bhattacharyya",
     "kl",
+    "law_moments",
     "row_distance",
     "spectral_gap",
     "stationary_law",
@@ -252,6 +253,38 @@ def _stochastic(kernel_or_matrix: Kernel | ArrayLike) -> NDArray[np.float64]:
         s = int(np.argmax(off))
         raise ValueError(f"row {s} of the kernel sums to {sums[s]:.6g}; rows must sum to 1")
     return m / sums[:, None]
+
+
+def law_moments(
+    laws: ArrayLike, grid: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean and standard deviation of laws over a grid, on the last axis.
+
+    .. math::
+
+        m = \\sum_s p_s x_s, \\qquad \\sigma = \\sqrt{\\textstyle\\sum_s p_s x_s^2 - m^2}
+
+    (the variance clipped at 0 against rounding).
+
+    Parameters
+    ----------
+    laws : array_like, shape (..., K)
+    grid : array_like, shape (K,), optional
+        The value of each state (e.g. ``scaler.grid()``); default the state indices
+        ``0..K-1``, so that both moments are in states.
+
+    Returns
+    -------
+    mean, std : ndarray, shape (...)
+    """
+    p = np.asarray(laws, dtype=np.float64)
+    if p.ndim == 0 or p.shape[-1] == 0:
+        raise ValueError(f"laws must hold laws over at least one state, got shape {p.shape}")
+    x = np.arange(p.shape[-1], dtype=np.float64) if grid is None else np.asarray(grid, float)
+    if x.shape != p.shape[-1:]:
+        raise ValueError(f"grid must have {p.shape[-1]} values (one per state), got {x.shape}")
+    mean = p @ x
+    return mean, np.sqrt(np.maximum(p @ x**2 - mean**2, 0.0))
 
 
 def stationary_law(kernel_or_matrix: Kernel | ArrayLike) -> NDArray[np.float64]:

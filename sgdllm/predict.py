@@ -37,7 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 from .discretize import Scaler
 from .impute import ImputeMethod, OutsideRule, impute
 from .kernel import Bandwidth, Kernel, count_kernel, kernel_from_laws
-from .metrics import w1
+from .metrics import law_moments, w1
 
 __all__ = [
     "MAX_PRODUCT_STATES",
@@ -634,8 +634,7 @@ def compare_with_runs(
         hist = hist / r.shape[0]
         grid = scaler.grid()
         dist[:, i] = w1(laws, hist, scaler.bin_width)
-        mean_p[:, i] = laws @ grid
-        std_p[:, i] = np.sqrt(np.maximum(laws @ grid**2 - mean_p[:, i] ** 2, 0.0))
+        mean_p[:, i], std_p[:, i] = law_moments(laws, grid)
         mean_e[:, i] = r[:, h, i].mean(axis=0)
         std_e[:, i] = r[:, h, i].std(axis=0)
         last_laws.append(laws[-1])

@@ -14,6 +14,7 @@ from sgdllm.kernel import Kernel, count_kernel
 from sgdllm.metrics import (
     bhattacharyya,
     kl,
+    law_moments,
     row_distance,
     spectral_gap,
     stationary_law,
@@ -192,3 +193,26 @@ def test_bad_parameters():
         kl([1.0], [1.0], eps=2.0)
     with pytest.raises(ValueError, match="bin_width"):
         w1([1.0], [1.0], bin_width=0.0)
+
+
+def test_law_moments_match_numpy_on_states_and_on_a_grid():
+    rng = np.random.default_rng(0)
+    laws = rng.dirichlet(np.ones(7), size=(3, 4))  # (3, 4, 7): laws on the last axis
+    mean, std = law_moments(laws)
+    assert mean.shape == std.shape == (3, 4)
+    states = np.arange(7)
+    np.testing.assert_allclose(mean, (laws * states).sum(-1))
+    np.testing.assert_allclose(std, np.sqrt((laws * (states - mean[..., None]) ** 2).sum(-1)))
+    grid = np.linspace(-1.0, 2.0, 7)  # an affine grid: mean maps, std scales by the step
+    g_mean, g_std = law_moments(laws, grid)
+    np.testing.assert_allclose(g_mean, -1.0 + 0.5 * mean)
+    np.testing.assert_allclose(g_std, 0.5 * std)
+    # a point mass has no spread, exactly (the variance is clipped at 0 against rounding)
+    assert law_moments(np.eye(7)[3])[1] == 0.0
+
+
+def test_law_moments_reject_a_grid_of_the_wrong_size():
+    with pytest.raises(ValueError, match="one per state"):
+        law_moments(np.full(5, 0.2), np.arange(4))
+    with pytest.raises(ValueError, match="at least one state"):
+        law_moments(np.zeros((3, 0)))

@@ -147,17 +147,13 @@ class _Attention(nn.Module):
         self.v_proj = nn.Linear(d, d, bias=False)
         self.o_proj = nn.Linear(d, d, bias=False)
 
-    def qkv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-        """Queries, keys (rotated) and values of ``x (B, T, D)``, each ``(B, H, T, Dh)``."""
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = (
             p(x).view(b, t, self.n_head, d // self.n_head).transpose(1, 2)
             for p in (self.q_proj, self.k_proj, self.v_proj)
         )
-        return apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v
-
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.qkv(x, cos, sin)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.o_proj(y.transpose(1, 2).reshape(x.shape))
 
@@ -245,13 +241,9 @@ class DigitLlama(nn.Module):
                 self.embed_tokens.weight[:, :10] = 0.0
                 self.embed_tokens.weight[:10] += fourier_digit_embedding(fourier, spec.n_embd)
 
-    def rotary(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``cos, sin`` at integer ``positions`` (any shape), from the cached tables."""
-        return self.rope_cos[positions], self.rope_sin[positions]
-
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed_tokens(ids)
-        cos, sin = self.rotary(torch.arange(ids.shape[1], device=ids.device))
+        cos, sin = self.rope_cos[: ids.shape[1]], self.rope_sin[: ids.shape[1]]
         for block in self.layers:
             x = block(x, cos, sin)
         return self.norm(x) @ self.embed_tokens.weight.T
