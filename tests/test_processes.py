@@ -12,7 +12,9 @@ from sgdllm.processes import (
     HELD_OUT_FAMILIES,
     TRAIN_FAMILIES,
     TRAIN_WEIGHTS,
+    HeavyTailedAR,
     MarkovChain,
+    SkewAR,
     make_process,
     random_train_process,
     serialize_process,
@@ -85,3 +87,46 @@ def test_families_split_and_training_mixture() -> None:
     assert names == set(TRAIN_FAMILIES)
     with pytest.raises(ValueError, match="unknown family"):
         make_process("sgd", rng)
+
+
+def _row_moments(row: np.ndarray) -> tuple[float, float, float]:
+    """Standard deviation, skewness and kurtosis of a law over the states."""
+    g = np.arange(row.size, dtype=np.float64)
+    m = row @ g
+    c = g - m
+    sd = float(np.sqrt(row @ c**2))
+    return sd, float(row @ c**3) / sd**3, float(row @ c**4) / sd**4
+
+
+def _row_at(proc, scaler: Scaler, x: float) -> np.ndarray:
+    """The exact kernel row of the state of value ``x``."""
+    return proc.kernel(scaler)[scaler.to_states(np.array([x]), warn=False)[0]]
+
+
+def test_heavy_ar_rows_have_heavy_tails() -> None:
+    """Student-t noise with nu = 3: kurtosis of a kernel row far above the Gaussian 3; with
+    nu = 30 close to it."""
+    rng = np.random.default_rng(0)
+    proc = HeavyTailedAR(rng)
+    proc.mu, proc.phi, proc.sigma = 0.0, 0.5, 1.0
+    scaler = Scaler(-40.0, 40.0, 3)
+    proc.nu = 3.0
+    _, _, kurt_heavy = _row_moments(_row_at(proc, scaler, 0.0))
+    proc.nu = 30.0
+    _, _, kurt_light = _row_moments(_row_at(proc, scaler, 0.0))
+    assert kurt_heavy > 6.0 and 2.8 < kurt_light < 3.6
+
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_skew_ar_rows_lean_to_their_side(side: float) -> None:
+    """Centred Gamma noise of shape 1 (skewness 2), to the right or to the left."""
+    rng = np.random.default_rng(0)
+    proc = SkewAR(rng)
+    proc.m, proc.a, proc.s, proc.k, proc.r = 0.0, 0.5, 1.0, 1.0, side
+    scaler = Scaler(-15.0, 15.0, 3)
+    row = _row_at(proc, scaler, 0.0)
+    sd, skew, _ = _row_moments(row)
+    assert skew * side > 1.5  # Gamma(1): 2
+    mean_state = row @ np.arange(row.size)
+    centre = scaler.to_states(np.array([0.0]), warn=False)[0]
+    assert abs(mean_state - centre) < 0.1 * sd  # centred noise: the mean stays at a x
