@@ -68,12 +68,12 @@ def test_ramp_probe_shifts_the_last_digit_without_extrapolating(n):
 
 def test_standing_against_cross_validated_smoothing(n):
     """CI evaluates ar1 and the held-out student_t_ar: at 300 values the model beats CV
-    smoothing on ar1 (ratio ~0.57) and is behind on student_t_ar (ratio ~1.29), as the card
-    says; on the shorter contexts it beats CV smoothing on both."""
+    smoothing on both (ratios ~0.58 and ~0.85), as the card says; on the shorter contexts it
+    beats CV smoothing on both too."""
     assert n["families_used"] == ["ar1", "student_t_ar"]
-    assert n["beats_cv_longest"] == ["ar1"] and n["n_beats_cv_longest"] == 1
+    assert n["beats_cv_longest"] == ["ar1", "student_t_ar"] and n["n_beats_cv_longest"] == 2
     ratio = dict(zip(n["families_used"], n["model_over_cv_longest"], strict=True))
-    assert ratio["ar1"] < 0.75 and 1.0 < ratio["student_t_ar"] < 1.6
+    assert ratio["ar1"] < 0.75 and ratio["student_t_ar"] < 1.0
     for fam in n["families_used"]:
         model, cv = n[f"bd_{fam}"], n[f"bd_cv_{fam}"]
-        assert all(m < c for m, c in zip(model[:3], cv[:3], strict=True)), fam
+        assert all(m < c for m, c in zip(model, cv, strict=True)), fam

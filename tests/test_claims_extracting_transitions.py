@@ -94,22 +94,23 @@ def test_under_parametrized_law_beats_add_one_counts(n):
 
 def test_under_parametrized_law_has_the_right_scale(n):
     """A histogram, not a spike, in the right place with about the right width: the model's
-    law is spread out, slightly narrower than the true row (the text: "slightly narrower"; the
-    CI run gives 4.2 against 4.9 states, the book 3.5 against 3.7; we ask for 70% to 100% of
-    the truth's width), and its mean is within one state of the true mean (CI: 0.6 states).
-    If the model's laws become wider than the truth, or much narrower, the text is wrong."""
-    assert 0.7 * n["under_truth_spread"] < n["under_spread"] < n["under_truth_spread"]
+    law is spread out with "about that width" (CI: 4.7 against 4.9 states, book 4.2 against
+    3.7; we ask for within 25% of the truth's width), and its mean is within one state of the
+    true mean (CI: 0.9 states, book 0.4). If the model's laws become much wider or narrower
+    than the truth, the text is wrong."""
+    assert 0.75 * n["under_truth_spread"] < n["under_spread"] < 1.25 * n["under_truth_spread"]
     assert n["under_mean_error"] < 1.0
 
 
-def test_model_is_closer_than_cross_validated_smoothing(n):
-    """The text: the model is closer to the true rows than counts smoothed with a
-    cross-validated bandwidth, the best classical estimator here, in both distances (CI: BD
-    0.149 against 0.175, TV 0.321 against 0.350; book: 0.113 against 0.140, 0.315 against
-    0.331). The margins are small, so no tolerance is added: if a change of model or of the
-    estimators reverses either, the chapter's text must be revised, and the test fails."""
-    assert n["under_bd_model"] < n["under_bd_cv"]
-    assert n["under_tv_model"] < n["under_tv_cv"]
+def test_model_is_level_with_cross_validated_smoothing(n):
+    """The text: the model is level with counts smoothed with a cross-validated bandwidth, the
+    best classical estimator here, "within a few percent in both distances" (CI: BD 0.169
+    against 0.175, TV 0.341 against 0.350; book: 0.139 against 0.140, 0.336 against 0.332;
+    required: within 10%), and far ahead of the other two."""
+    for m in ("bd", "tv"):
+        model, cv = n[f"under_{m}_model"], n[f"under_{m}_cv"]
+        assert abs(model - cv) < 0.1 * cv
+        assert model < 0.8 * min(n[f"under_{m}_rule"], n[f"under_{m}_laplace"])
     # cross-validated smoothing is the best of the three classical estimators
     assert n["under_bd_cv"] < min(n["under_bd_rule"], n["under_bd_laplace"])
     assert n["under_tv_cv"] < min(n["under_tv_rule"], n["under_tv_laplace"])

@@ -66,9 +66,9 @@ def test_convex_embedded_model_peaks_at_the_minimum_with_too_wide_steps(n):
     # "The tails of its next-state laws are not what goes wrong": mass beyond 5 states is of the
     # order of the run's own far moves (CI: 1.4% against 1.1%), a few percent at most
     assert n["lm_far_mass"] < 0.05 and n["lm_far_mass"] < 3 * n["real_far_jumps"] + 0.01
-    # "Their width is": near the minimum the model's law of the next state is over twice as wide
-    # as the run's steps there (CI: 2.25 against 0.92 states)
-    assert n["lm_std_bottom"] > 2 * n["real_step_std_bottom"]
+    # "Their width is": near the minimum the model's law of the next state is wider than the
+    # run's steps there (CI: 1.49 against 0.92 states; book: 1.95 against 0.91)
+    assert n["lm_std_bottom"] > 1.3 * n["real_step_std_bottom"]
     assert 0 < n["descent_steps"] < n["ls_steps_used"]
     # "Waiting longer does not help": after ten times the last horizon the mass near theta* is
     # where it was (CI: 78.4% then 79.3%), still short of real SGD's
@@ -105,13 +105,13 @@ def test_channel_independence_misses_the_coupling(n):
     assert n["tb_tv_counts_opposite_mean"] >= 0.5
 
 
-def test_embedded_model_prediction_ignores_the_start(n):
+def test_embedded_model_prediction_depends_little_on_the_start(n):
     # Pinned shortfall: the embedded model's kernels mix so fast that the predicted outcome
-    # law hardly depends on the start (spread CI 0.035, book 0.053), while real SGD goes from 0
-    # to 1.
+    # law depends far less on the start than real SGD's (spread CI 0.17, book 0.29), which goes
+    # from 0 to 1.
     real = np.array(n["tb_real_table"])
     assert np.ptp(real[:, 0]) >= 0.9
-    assert n["tb_start_spread_lm"] <= 0.1
+    assert n["tb_start_spread_lm"] <= 0.4
     assert n["tb_tv_lm_mean"] >= 0.5
     # Its product of marginals puts much of the mass in the top-left quadrant, around
     # (-0.5, 0.5), where real SGD never ends (CI: 56% against 0%).
@@ -131,10 +131,13 @@ def test_one_run_sees_one_basin(n):
     assert n["runs_needed_counts"] == n["runs_needed_seen"] >= 2
 
 
-def test_embedded_model_needs_more_runs_and_misses_the_minima(n):
-    # The text: the model's predictions reach both minima only from more runs than the counted
-    # kernels need (CI: 3 against 2), and whatever the runs saw more than half of their mass
-    # ends near no minimum (CI: 0.62, 0.55, 0.71, 0.61).
-    assert n["runs_needed_lm"] > n["runs_needed_counts"]
+def test_embedded_model_reaches_both_minima_but_leaves_half_its_mass_off_them(n):
+    # The text: the model's predictions reach both minima from as many runs as the counted
+    # kernels need (CI and book: 2 and 2; the text says which), and from then on about half of
+    # their mass ends near no minimum (CI: 0.60, 0.53, 0.53; book: 0.59, 0.55, 0.54, 0.44).
+    lm, counts = n["runs_needed_lm"], n["runs_needed_counts"]
+    assert lm >= counts
+    assert n["runs_lm_vs_counts_text"] == ("as early as" if lm == counts else "later than")
     assert n["basins_reached_lm_by_runs"][-1] == 2
-    assert min(n["neither_lm_by_runs"]) > 0.5
+    after = np.array(n["neither_lm_by_runs"][lm - 1 :])
+    assert after.size >= 1 and np.all((after > 0.35) & (after < 0.7))

@@ -18,9 +18,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 #: The embedded model's exponents in the CI-profile run (6 series per gap, seeds [0, i]),
-#: ordered as the gaps 0.15, 0.35, 0.8 (book profile, 24 series: -0.53, -0.70, -0.78).
+#: ordered as the gaps 0.15, 0.35, 0.8 (book profile, 24 series: -0.58, -0.73, -0.92).
 #: Pinned: a retrained model that changes them must change the chapter's text too.
-PINNED_ALPHA_MODEL = (-0.59, -0.53, -0.52)
+PINNED_ALPHA_MODEL = (-0.57, -0.61, -0.56)
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +94,14 @@ def test_model_reads_and_keeps_persistence(n):
     np.testing.assert_array_less(np.abs(early - true), 0.06)
     np.testing.assert_array_less(np.abs(late - true), 0.06)
     assert n["stay_model_late_error"] == pytest.approx(np.abs(late - true).max())
-    # "on the fastest-mixing chain it slips a little below the truth" late in the window
-    assert late[2] < true[2]
+    # "small biases towards staying": late in the window a little above the truth on the
+    # stickiest and on the fastest-mixing chain (CI: +0.023, +0.018; book: +0.027, +0.019),
+    # the largest departure on the stickiest
+    assert late[0] > true[0] and late[2] > true[2]
+    assert int(np.argmax(np.abs(late - true))) == 0
     # "keeps it to the end of its window": late in the window within 0.03 of the truth on every
-    # gap (CI: at most 0.020; book: 0.017), and on the sticky chains no drift towards one half
-    # as an earlier default model had (it lost > 0.05; CI: 0.027, 0.008). The fastest chain's
-    # estimate moves from a little above the truth to a little below it (CI: 0.630 -> 0.580).
+    # gap (CI: at most 0.023; book: 0.027), and on the sticky chains no drift towards one half
+    # as an earlier default model had (it lost > 0.05; CI: 0.023, 0.005).
     assert n["stay_model_late_error"] < 0.03
     np.testing.assert_array_less(np.abs(late - early)[:2], 0.05)
     # little mass is lost on states the chain never takes
@@ -139,11 +141,12 @@ def test_model_beats_counts_and_rule_smoothing_but_not_cv(n):
 
 def test_loss_splits_into_leaked_mass_and_the_error_on_the_two_states(n):
     """-log(1 - eps)/2 is the exact cost of the mass eps left off the chain's two states; the
-    text says it is a comparable share of the late loss (CI: 0.48, 0.51, 0.56), that the rest is
-    within a small factor of counting's 1/(4(N - 1)) (CI: 1.7, 1.7, 1.5), and that the leak
-    decays much more slowly than 1/N (CI: 2.5 times less for contexts 7.6 times longer)."""
+    text says it is a share of the late loss (CI: 0.30, 0.35, 0.44; book: 0.23, 0.36, 0.50),
+    that the rest is within a small factor of counting's 1/(4(N - 1)) (CI: 2.5, 2.2, 1.4; book
+    up to 3.5), and that the leak decays much more slowly than 1/N (CI: about 3 times less for
+    contexts 7.8 times longer)."""
     share = np.array(n["leak_share_late"])
-    assert np.all((share > 0.25) & (share < 0.75))
+    assert np.all((share > 0.2) & (share < 0.75))
     np.testing.assert_allclose(
         share, np.array(n["leak_cost_late"]) / n["model_loss_late"], rtol=1e-9
     )
