@@ -198,17 +198,24 @@ class AR1(Process):
         sd = self.sigma / math.sqrt(1.0 - self.phi**2)
         return self.mu + self.far * sd * float(rng.standard_normal())
 
+    def _mean(self, x: Array) -> Array:
+        return self.mu + self.phi * (x - self.mu)
+
+    def _noise(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> Array:
+        """Standardized innovations ``e`` (standard normal; subclasses change their law)."""
+        return rng.standard_normal(shape)
+
     def step(self, x: Array, rng: np.random.Generator) -> Array:
-        return self.mu + self.phi * (x - self.mu) + self.sigma * rng.standard_normal(x.shape)
+        return self._mean(x) + self.sigma * self._noise(rng, x.shape)
 
     def sample(self, n_steps: int, rng: np.random.Generator) -> Array:
         x0 = self.start(rng)
-        e = self.sigma * rng.standard_normal(n_steps)
+        e = self.sigma * self._noise(rng, n_steps)
         e[0] = x0 - self.mu
         return self.mu + lfilter([1.0], [1.0, -self.phi], e)
 
     def kernel(self, scaler: Scaler) -> Array:
-        return gaussian_kernel(lambda x: self.mu + self.phi * (x - self.mu), self.sigma, scaler)
+        return gaussian_kernel(self._mean, self.sigma, scaler)
 
 
 class HeavyTailedAR(AR1):
@@ -226,18 +233,12 @@ class HeavyTailedAR(AR1):
         super().__init__(rng)
         self.nu = _log_uniform(rng, 2.2, 30.0)
 
-    def step(self, x: Array, rng: np.random.Generator) -> Array:
-        return self.mu + self.phi * (x - self.mu) + self.sigma * rng.standard_t(self.nu, x.shape)
-
-    def sample(self, n_steps: int, rng: np.random.Generator) -> Array:
-        x0 = self.start(rng)
-        e = self.sigma * rng.standard_t(self.nu, n_steps)
-        e[0] = x0 - self.mu
-        return self.mu + lfilter([1.0], [1.0, -self.phi], e)
+    def _noise(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> Array:
+        return rng.standard_t(self.nu, shape)
 
     def kernel(self, scaler: Scaler) -> Array:
         def cdf(x: Array, e: Array) -> Array:
-            return stats.t.cdf((e - self.mu - self.phi * (x - self.mu)) / self.sigma, self.nu)
+            return stats.t.cdf((e - self._mean(x)) / self.sigma, self.nu)
 
         return _binned_from_cdf(cdf, scaler)
 
