@@ -125,6 +125,17 @@ class Scaler:
             raise ValueError(f"Scaler needs finite lo < hi, got lo={self.lo}, hi={self.hi}")
         if not 0.0 <= self.low < self.high <= 1.0:
             raise ValueError(f"Scaler needs 0 <= low < high <= 1, got {self.low}, {self.high}")
+        # the grid spans (hi - lo) / (high - low) in value units: it, its bins and its edge
+        # states must be finite and distinct in float64, or states come out as garbage
+        with np.errstate(over="ignore", invalid="ignore"):
+            span = (self.hi - self.lo) / (self.high - self.low)
+            ends = self.to_values(np.array([0, self.n_states - 1]))
+        if not (np.isfinite(span) and np.all(np.isfinite(ends)) and self.bin_width > 0):
+            raise ValueError(
+                f"the range [{self.lo:.6g}, {self.hi:.6g}] is too wide for float64: its state "
+                f"grid spans {span:.6g} (overflow); rescale the values first (e.g. divide them "
+                f"by a power of ten) so that the range spans less than about 1e307"
+            )
 
     @property
     def n_states(self) -> int:
@@ -139,7 +150,8 @@ class Scaler:
     def to_unit(self, values: ArrayLike) -> NDArray[np.float64]:
         """Rescale values to the unit scale: ``low + (high - low) (x - lo) / (hi - lo)``."""
         x = np.asarray(values, dtype=np.float64)
-        return self.low + (self.high - self.low) * (x - self.lo) / (self.hi - self.lo)
+        with np.errstate(over="ignore"):  # far off-grid values become +-inf, then edge states
+            return self.low + (self.high - self.low) * (x - self.lo) / (self.hi - self.lo)
 
     def to_states(self, values: ArrayLike, *, warn: bool = True) -> NDArray[np.int64]:
         """Map values to states ``round(u K)``, clipping to ``[0, K - 1]``.

@@ -31,6 +31,7 @@ from scipy import sparse
 from .discretize import HIGH, LOW, Scaler, check_digits
 
 __all__ = [
+    "H_EXACT",
     "MAX_KERNEL_DIGITS",
     "Kernel",
     "ar1_fit_kernel",
@@ -137,6 +138,11 @@ class Kernel:
 #: state weighs ``exp(-1 / (2 h^2)) = 3.7e-6``: the Gaussian estimate is then the empirical
 #: counts up to ~1e-5, which chains that revisit a few exact states need.
 CV_H_MIN = 0.2
+#: Below this bandwidth (in states) the Gaussian weight of a neighbouring state,
+#: ``exp(-1 / (2 h^2))`` (``exp(-1250)`` at 0.02), is exactly 0 in double precision: the
+#: estimate is the same for every smaller ``h``, which is therefore computed with this one
+#: (``1 / h^2`` itself would overflow for ``h`` near 1e-300 and fill the kernel with NaN).
+H_EXACT = 0.02
 #: Uniform mass mixed into each leave-one-out prediction of the CV score (see cv_bandwidth).
 CV_FLOOR = 1e-3
 #: Points per axis of each refinement grid of :func:`cv_bandwidth`.
@@ -344,7 +350,7 @@ def _resolve_bandwidth(
     hx, hy = (float(arr), float(arr)) if arr.ndim == 0 else (float(arr[0]), float(arr[1]))
     if not (np.isfinite(hx) and np.isfinite(hy) and hx > 0 and hy > 0):
         raise ValueError(f"bandwidths must be positive and finite (in states), got {bandwidth!r}")
-    return hx, hy
+    return max(hx, H_EXACT), max(hy, H_EXACT)
 
 
 def count_kernel(
@@ -394,7 +400,8 @@ def count_kernel(
     bandwidth : "cv", "rule", float or (float, float)
         Gaussian smoothing only, in states: ``"cv"`` (default) maximizes the leave-one-out
         likelihood (:func:`cv_bandwidth`), ``"rule"`` is :func:`rule_bandwidth` for both
-        axes, a float sets ``h_x = h_y``, a pair sets ``(h_x, h_y)``.
+        axes, a float sets ``h_x = h_y``, a pair sets ``(h_x, h_y)``. Bandwidths below
+        :data:`H_EXACT` give the empirical frequencies on visited rows, as ``H_EXACT`` does.
     scaler : Scaler, optional
         Stored on the kernel (maps states back to values).
 
@@ -513,7 +520,7 @@ def _check_bandwidths(h: ArrayLike, name: str) -> NDArray[np.float64]:
     arr = np.atleast_1d(np.asarray(h, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or (arr <= 0).any():
         raise ValueError(f"{name} must be positive finite bandwidths (in states), got {h!r}")
-    return arr
+    return np.maximum(arr, H_EXACT)  # the same scores below H_EXACT, without overflow
 
 
 def loo_log_likelihood(
