@@ -74,31 +74,27 @@ def _evaluate_model(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .trajectories import parse_start, predict_trajectory_file
 
-    try:
-        starts = None if not args.start else [parse_start(s) for s in args.start]
-        if starts is not None and len({s.size for s in starts}) > 1:
-            raise ValueError(
-                f"every --start must give the same number of values, got sizes "
-                f"{sorted({s.size for s in starts})}"
-            )
-        result = predict_trajectory_file(
-            args.trajectory,
-            model=args.model,
-            digits=args.digits,
-            starts=None if starts is None else starts,
-            horizons=args.horizon or (10, 100, 1000),
-            kernel=args.kernel,
-            impute=args.impute,
-            key=args.key,
-            max_values=args.max_values,
-            long=args.long,
-            names=None if args.names is None else args.names.split(","),
-            out_dir=args.out,
-            progress=not args.quiet,
+    starts = None if not args.start else [parse_start(s) for s in args.start]
+    if starts is not None and len({s.size for s in starts}) > 1:
+        raise ValueError(
+            f"every --start must give the same number of values, got sizes "
+            f"{sorted({s.size for s in starts})}"
         )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"sgdllm predict: {err}", file=sys.stderr)
-        return 1
+    result = predict_trajectory_file(
+        args.trajectory,
+        model=args.model,
+        digits=args.digits,
+        starts=None if starts is None else starts,
+        horizons=args.horizon or (10, 100, 1000),
+        kernel=args.kernel,
+        impute=args.impute,
+        key=args.key,
+        max_values=args.max_values,
+        long=args.long,
+        names=None if args.names is None else args.names.split(","),
+        out_dir=args.out,
+        progress=not args.quiet,
+    )
     runs, steps, d = result.trajectory.shape
     print(
         f"read {runs} run(s) x {steps} steps x {d} coordinate(s); predicted "
@@ -260,9 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Errors a user's input or machine causes (bad values, missing or unwritable files, an
+#: unreachable model): one line on stderr, exit status 1. Anything else is a bug and keeps
+#: its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run one subcommand; return its exit status (1: a user error, 130: interrupted)."""
+    command = "sgdllm"
+    try:
+        args = build_parser().parse_args(argv)
+        command = f"sgdllm {args.command}"
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        print(f"{command}: {_one_line(err)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

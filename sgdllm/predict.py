@@ -29,6 +29,7 @@ carry them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse
@@ -40,7 +41,10 @@ from .kernel import Bandwidth, Kernel, count_kernel, kernel_from_laws
 from .metrics import law_moments, w1
 
 __all__ = [
+    "MAX_OUTPUT_BYTES",
     "MAX_PRODUCT_STATES",
+    "POWER_MIN_GAP",
+    "PROPAGATE_METHODS",
     "SPARSE_DENSITY",
     "basin_frequencies",
     "basin_probabilities",
@@ -69,6 +73,14 @@ MAX_PRODUCT_STATES = 4_000_000
 _MASS_TOL = 1e-8
 #: Smallest normal double; smaller (subnormal) probabilities are flushed to 0 when propagating.
 _TINY = float(np.finfo(np.float64).tiny)
+#: Gaps between recorded times longer than this many steps are crossed by a matrix power
+#: when it is cheaper (:func:`propagate`); shorter ones are always stepped.
+POWER_MIN_GAP = 4096
+#: Largest output (laws) :func:`propagate`, :func:`laws_at` and :func:`sample_paths` allocate.
+MAX_OUTPUT_BYTES = 8 * 2**30
+#: Ways of crossing the steps between recorded laws.
+PROPAGATE_METHODS = ("auto", "step", "power")
+PropagateMethod = Literal["auto", "step", "power"]
 
 BasinFn = Callable[[NDArray[np.float64]], ArrayLike]
 Operator = NDArray[np.float64] | scipy.sparse.csr_matrix
@@ -188,6 +200,7 @@ def propagate(
     *,
     every: int = 1,
     sparse: bool | None = None,
+    method: PropagateMethod = "auto",
 ) -> NDArray[np.float64]:
     """Laws ``p_t = p_0 P^t`` for ``t = 0, every, 2 every, ..., steps``.
 
@@ -196,10 +209,15 @@ def propagate(
     ``P`` is non-zero -- kernels imputed from counts by quantiles or nearest rows have a few
     dozen non-zeros per row. Computation in float64.
 
-    Probabilities below the smallest normal double (``2.2e-308``), in ``P`` and in every
-    ``p_t``, are set to 0: the Gaussian tails of propagated laws otherwise fill the arrays
-    with subnormal numbers, on which floating-point products are many times slower. Each
-    law loses less than ``K * 2.2e-308`` of mass by this.
+    A long gap ``g`` between two recorded times (``g > POWER_MIN_GAP``) is crossed with
+    ``P^g`` by repeated squaring (``2 log2(g)`` products ``K^3``) when that costs less than
+    ``g`` steps: a horizon of ``10**8`` steps takes 27 squarings instead of ``10**8``
+    products. Both give the same laws up to floating-point rounding.
+
+    Probabilities below the smallest normal double (``2.2e-308``), in ``P``, in its powers
+    and in every ``p_t``, are set to 0: the Gaussian tails of propagated laws otherwise fill
+    the arrays with subnormal numbers, on which floating-point products are many times slower.
+    Each law loses less than ``K * 2.2e-308`` of mass per product by this.
 
     Parameters
     ----------
@@ -211,9 +229,13 @@ def propagate(
         Horizon (``>= 0``), a multiple of ``every``.
     every : int
         Record every ``every``-th law (default 1: all). The full output is
-        ``n (steps + 1) K`` floats, 800 MB for 100 starts, 1000 steps and 1000 states.
+        ``n (steps // every + 1) K`` floats, 800 MB for 100 starts, 1000 steps and 1000 states;
+        more than :data:`MAX_OUTPUT_BYTES` is refused before anything is computed.
     sparse : bool, optional
         Force (True) or forbid (False) the sparse product; default: by density.
+    method : {"auto", "step", "power"}
+        How a gap between recorded times is crossed: ``"auto"`` (above), always one product
+        per step, or always a matrix power.
 
     Returns
     -------
@@ -226,11 +248,23 @@ def propagate(
     every = _check_int(every, "every", 1)
     if steps % every:
         raise ValueError(f"steps={steps} must be a multiple of every={every}")
-    return _laws_at_times(kernel, p0, np.arange(0, steps + 1, every), sparse)
+    _check_output_size(
+        _n_laws(p0) * (steps // every + 1),
+        kernel.n_states,
+        f"propagate(steps={steps}, every={every})",
+        "record fewer laws: a larger every=, or laws_at(kernel, p0, times) at the few times "
+        "you need",
+    )
+    return _laws_at_times(kernel, p0, np.arange(0, steps + 1, every), sparse, method)
 
 
 def laws_at(
-    kernel: Kernel, p0: ArrayLike, times: ArrayLike, *, sparse: bool | None = None
+    kernel: Kernel,
+    p0: ArrayLike,
+    times: ArrayLike,
+    *,
+    sparse: bool | None = None,
+    method: PropagateMethod = "auto",
 ) -> NDArray[np.float64]:
     """Laws ``p_0 P^t`` at the given times only (memory ``O(n len(times) K)``).
 
@@ -241,8 +275,8 @@ def laws_at(
     p0 : array_like, shape (K,) or (n, K)
     times : array_like of int, shape (h,)
         Non-negative, strictly increasing.
-    sparse : bool, optional
-        As in :func:`propagate`.
+    sparse, method : optional
+        As in :func:`propagate` (long gaps are crossed by matrix powers).
 
     Returns
     -------
@@ -261,12 +295,70 @@ def laws_at(
             f"times must be a non-empty, strictly increasing 1-D array of integers >= 0, "
             f"got {times!r}"
         )
-    return _laws_at_times(kernel, p0, t.astype(np.int64), sparse)
+    _check_output_size(
+        _n_laws(p0) * t.size, kernel.n_states, "laws_at", "ask for fewer times or starts"
+    )
+    return _laws_at_times(kernel, p0, t.astype(np.int64), sparse, method)
+
+
+def _n_laws(p0: ArrayLike) -> int:
+    """Number of start laws in ``p0`` (1 for a 1-D law)."""
+    shape = np.shape(p0)
+    return int(shape[0]) if len(shape) == 2 else 1
+
+
+def _check_output_size(n_laws: int, k: int, call: str, fix: str) -> None:
+    """Refuse, before allocating it, an output of more than :data:`MAX_OUTPUT_BYTES`."""
+    nbytes = 8 * n_laws * k
+    if nbytes > MAX_OUTPUT_BYTES:
+        raise ValueError(
+            f"{call} would return {n_laws:,} laws of {k} states, {nbytes / 2**30:,.1f} GiB, "
+            f"more than the {MAX_OUTPUT_BYTES / 2**30:.0f} GiB allowed "
+            f"(sgdllm.predict.MAX_OUTPUT_BYTES); {fix}"
+        )
+
+
+def _flush(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Set the subnormal (and smaller) entries of a non-negative array to 0, in place."""
+    a[a < _TINY] = 0.0
+    return a
+
+
+def _matrix_power(matrix: NDArray[np.float64], g: int) -> NDArray[np.float64]:
+    """``P^g`` by repeated squaring (``g >= 1``), subnormals flushed after every product.
+
+    The same binary method as :func:`numpy.linalg.matrix_power`, which cannot flush: squaring
+    a kernel with Gaussian tails drives its entries through the subnormal range, where
+    products are many times slower.
+    """
+    result: NDArray[np.float64] | None = None
+    base = np.array(matrix, dtype=np.float64)
+    while True:
+        if g & 1:
+            result = base.copy() if result is None else _flush(result @ base)
+        g >>= 1
+        if not g:
+            return result  # type: ignore[return-value]
+        base = _flush(base @ base)
+
+
+def _use_power(method: str, gap: int, n: int, k: int, nnz: int) -> bool:
+    """Whether to cross ``gap`` steps of ``n`` laws with ``P^gap`` (see :func:`propagate`)."""
+    if method != "auto":
+        return method == "power"
+    squarings = 2 * int(gap).bit_length() * k**3
+    return gap > POWER_MIN_GAP and squarings < gap * n * nnz
 
 
 def _laws_at_times(
-    kernel: Kernel, p0: ArrayLike, times: NDArray[np.int64], sparse: bool | None
+    kernel: Kernel,
+    p0: ArrayLike,
+    times: NDArray[np.int64],
+    sparse: bool | None,
+    method: str = "auto",
 ) -> NDArray[np.float64]:
+    if method not in PROPAGATE_METHODS:
+        raise ValueError(f"method must be one of {PROPAGATE_METHODS}, got {method!r}")
     k = kernel.n_states
     p = _check_start_laws(p0, k)
     single = p.ndim == 1
@@ -275,16 +367,21 @@ def _laws_at_times(
     if np.any((matrix > 0) & (matrix < _TINY)):
         matrix = np.where(matrix < _TINY, 0.0, matrix)
     op = _operator(matrix, sparse)
+    nnz = op.nnz if scipy.sparse.issparse(op) else k * k
+    powers: dict[int, NDArray[np.float64]] = {}  # equal gaps (every=...) share one power
     out = np.empty((p.shape[0], times.size, k))
-    t, j = 0, 0
-    while j < times.size:
-        if t == times[j]:
-            out[:, j] = p
-            j += 1
-            continue
-        p = np.asarray(p @ op)
-        p[p < _TINY] = 0.0  # flush subnormals (see propagate)
-        t += 1
+    t = 0
+    for j, target in enumerate(times.tolist()):
+        gap = target - t
+        if gap and _use_power(method, gap, p.shape[0], k, nnz):
+            if gap not in powers:
+                powers[gap] = _matrix_power(matrix, gap)
+            p = _flush(p @ powers[gap])
+        else:
+            for _ in range(gap):
+                p = _flush(np.asarray(p @ op))  # flush subnormals (see propagate)
+        t = target
+        out[:, j] = p
     return out[0] if single else out
 
 
@@ -323,6 +420,13 @@ def sample_paths(
     kernel = _check_kernel(kernel)
     steps = _check_int(steps, "steps", 0)
     n_paths = _check_int(n_paths, "n_paths", 1)
+    if 8 * n_paths * (steps + 1) > MAX_OUTPUT_BYTES:
+        raise ValueError(
+            f"sample_paths would return {n_paths:,} paths of {steps + 1:,} states, "
+            f"{8 * n_paths * (steps + 1) / 2**30:,.1f} GiB, more than the "
+            f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB allowed (sgdllm.predict.MAX_OUTPUT_BYTES); "
+            f"sample fewer paths or steps"
+        )
     k = kernel.n_states
     start = np.asarray(s0)
     if start.shape not in ((), (n_paths,)) or not np.issubdtype(start.dtype, np.integer):

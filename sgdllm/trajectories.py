@@ -46,15 +46,18 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .discretize import Scaler, fit_scaler
+from .discretize import Scaler, check_digits, fit_scaler
 from .impute import IMPUTE_METHODS, ImputeMethod
-from .kernel import Kernel
+from .kernel import MAX_KERNEL_DIGITS, Kernel
+from .outputs import check_output_dir
 from .predict import coordinate_kernels, initial_law, laws_at
 
 __all__ = [
     "DEFAULT_HORIZONS",
     "LONG_RULES",
     "MIN_STEPS",
+    "OUTPUT_FILES",
+    "START_MARGIN",
     "PredictionResult",
     "draw_prediction",
     "load_trajectory",
@@ -67,6 +70,13 @@ __all__ = [
 MIN_STEPS = 10
 #: Default prediction horizons, in steps after the new start.
 DEFAULT_HORIZONS = (10, 100, 1000)
+#: How far beyond the logged range of a coordinate a new start may lie, in units of that
+#: range. The grid is fitted to the logged values and the starts together, so a start at
+#: most this far out still leaves the logged steps on at least a third of the states; the
+#: rows of the kernel out there are extrapolated (imputed) from the visited ones.
+START_MARGIN = 1.0
+#: Files ``predict_trajectory_file`` writes in ``out_dir``.
+OUTPUT_FILES = ("prediction.npz", "prediction.json", "prediction.png")
 #: What to do with a run longer than the values a model reads at once.
 LONG_RULES = ("error", "window", "truncate")
 LongRule = Literal["error", "window", "truncate"]
@@ -75,6 +85,14 @@ SUFFIXES = (".npy", ".npz", ".csv")
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_csv(path: Path) -> tuple[NDArray[np.float64], list[str] | None]:
@@ -90,22 +108,25 @@ def _read_csv(path: Path) -> tuple[NDArray[np.float64], list[str] | None]:
         )
     names = None
     first = [c.strip() for c in lines[0][1].split(",")]
-    try:
-        [float(c) for c in first]
-    except ValueError:
+    if not any(_is_number(c) for c in first):  # a header: every field is a name
         names = first
         lines = lines[1:]
     rows = []
     for n, line in lines:
         cells = [c.strip() for c in line.split(",")]
-        try:
-            rows.append([float(c) for c in cells])
-        except ValueError:
-            raise ValueError(
-                f"{path}, line {n}: {line!r} is not a row of numbers; a CSV trajectory has one "
-                f"row per step and one comma-separated number per coordinate (an optional "
-                f"header only on the first line)"
-            ) from None
+        for col, cell in enumerate(cells, start=1):
+            if not _is_number(cell):
+                header = (
+                    " (a header row must hold names only, none of them a number)"
+                    if n == lines[0][0] and names is None
+                    else ""
+                )
+                raise ValueError(
+                    f"{path}, line {n}, column {col}: {cell!r} is not a number{header}; a CSV "
+                    f"trajectory has one row per step and one comma-separated number per "
+                    f"coordinate, with an optional first row of names"
+                )
+        rows.append([float(c) for c in cells])
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         raise ValueError(
@@ -117,6 +138,18 @@ def _read_csv(path: Path) -> tuple[NDArray[np.float64], list[str] | None]:
             f"{path}: the header names {len(names)} columns but the rows have {len(rows[0])}"
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1), names
+
+
+def _load_numpy(path: Path) -> Any:
+    """``numpy.load`` without pickles; an empty, truncated or foreign file is a ValueError."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (EOFError, OSError, ValueError) as err:
+        reason = "it is empty" if path.stat().st_size == 0 else f"{err}"
+        raise ValueError(
+            f"{path} cannot be read as a {path.suffix} file ({reason}); save the trajectory "
+            f"again with numpy.save (or numpy.savez), as a float array (runs, steps, d)"
+        ) from None
 
 
 def load_trajectory(
@@ -146,9 +179,9 @@ def load_trajectory(
     if suffix == ".npy":
         if key is not None:
             raise ValueError(f"key={key!r} only applies to .npz files, and {p.name} is a .npy")
-        arr = np.load(p, allow_pickle=False)
+        arr = _load_numpy(p)
     elif suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
+        with _load_numpy(p) as z:
             keys = list(z.keys())
             if key is None:
                 if len(keys) != 1:
@@ -179,8 +212,15 @@ def validate_trajectory(
     problem and the fix: wrong number of dimensions, non-numeric values, NaN or infinity (with
     its run, step and coordinate), fewer than ``min_steps`` steps, no coordinate.
     """
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":  # complex values would lose their imaginary part
+        raise ValueError(
+            f"{source} holds values of type {raw.dtype}, not real numbers; save the logged "
+            f"parameters as a float array (for complex parameters, stack the real and "
+            f"imaginary parts as separate coordinates)"
+        )
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(
             f"{source} does not hold numbers; save the logged parameters as a float array"
@@ -245,7 +285,32 @@ def _check_starts(starts: ArrayLike | None, traj: NDArray[np.float64]) -> NDArra
         )
     if not np.all(np.isfinite(x)):
         raise ValueError("starts hold NaN or infinity")
+    _check_start_range(x, traj)
     return x
+
+
+def _check_start_range(x: NDArray[np.float64], traj: NDArray[np.float64]) -> None:
+    """Refuse a start more than :data:`START_MARGIN` logged ranges outside the logged range.
+
+    Far from every logged value the kernel is pure extrapolation, and a grid stretched to
+    reach the start would put all the logged steps into one or two states: the prediction
+    would be an artefact ("stays where it starts, std 0"), not an estimate.
+    """
+    lo, hi = traj.min(axis=(0, 1)), traj.max(axis=(0, 1))
+    for i in range(x.shape[1]):
+        sc = fit_scaler(np.array([lo[i], hi[i]]), 1)  # a constant coordinate gets a width
+        width = sc.hi - sc.lo
+        a, b = sc.lo - START_MARGIN * width, sc.hi + START_MARGIN * width
+        bad = np.flatnonzero((x[:, i] < a) | (x[:, i] > b))
+        if bad.size:
+            j = int(bad[0])
+            raise ValueError(
+                f"start {j + 1} puts coordinate {i} at {x[j, i]:.6g}, far outside the logged "
+                f"range [{lo[i]:.6g}, {hi[i]:.6g}] of that coordinate: a start may lie at most "
+                f"{START_MARGIN:g} times the range's width beyond it, in [{a:.6g}, {b:.6g}]. "
+                f"The kernel knows nothing out there; pass a start within that interval, or "
+                f"log a run that visits the region and predict from that file"
+            )
 
 
 def _check_horizons(horizons: Sequence[int] | ArrayLike) -> NDArray[np.int64]:
@@ -403,9 +468,12 @@ def predict_trajectory_file(
         The language model (``kernel="model"``): None for the embedded default, a local
         directory or Hugging Face id (:func:`sgdllm.lm.load_model`), or a loaded model.
     digits : int
-        Digits per value, ``K = 10**digits`` states per coordinate.
+        Digits per value, ``K = 10**digits`` states per coordinate, 1 to 3 (a kernel has
+        ``K^2`` entries).
     starts : array_like, shape (d,) or (n, d), optional
-        New starts in value units; default the first value of each run (distinct ones).
+        New starts in value units; default the first value of each run (distinct ones). A
+        start more than :data:`START_MARGIN` logged ranges beyond a coordinate's logged range
+        is refused (the kernel knows nothing there).
     horizons : sequence of int
         Strictly increasing steps after the start, each ``>= 1``.
     kernel : {"model", "counts"}
@@ -422,8 +490,8 @@ def predict_trajectory_file(
     names : sequence of str, optional
         Names of the coordinates (figure, JSON); default a CSV header's, else none.
     out_dir : str or path or None
-        Where ``prediction.npz``, ``prediction.json`` and ``prediction.png`` go; None writes
-        nothing.
+        Where ``prediction.npz``, ``prediction.json`` and ``prediction.png`` go (created if
+        missing); None writes nothing. Checked before anything is computed.
     progress : bool
         Progress bars (tqdm) while the model reads the runs and while the starts propagate.
 
@@ -433,8 +501,21 @@ def predict_trajectory_file(
     """
     t0 = time.perf_counter()
     p = Path(path)
+    # every check that needs no model comes first: loading and reading take minutes
+    digits = check_digits(digits, MAX_KERNEL_DIGITS)
     if kernel not in ("model", "counts"):
         raise ValueError(f"kernel must be 'model' or 'counts', got {kernel!r}")
+    if max_values is not None and (
+        isinstance(max_values, bool)
+        or not isinstance(max_values, (int, np.integer))
+        or max_values < 2
+    ):
+        raise ValueError(
+            f"max_values must be an integer >= 2 (values the model reads at once), got "
+            f"{max_values!r}"
+        )
+    if out_dir is not None:
+        check_output_dir(out_dir, OUTPUT_FILES, option="out_dir (--out)")
     if impute not in IMPUTE_METHODS:
         raise ValueError(f"impute must be one of {IMPUTE_METHODS}, got {impute!r}")
     if long not in LONG_RULES:

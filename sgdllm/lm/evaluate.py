@@ -664,8 +664,23 @@ def main(
     seed: int = 2024,
     laws_fn: LawsFn | None = None,
 ) -> int:
-    """Entry point of ``sgdllm evaluate-model``: evaluate, write JSON (and the tables)."""
+    """Entry point of ``sgdllm evaluate-model``: evaluate, write JSON (and the tables).
+
+    The destinations and the model directory are checked before the model is loaded or any
+    law computed (a ``ValueError`` or ``FileNotFoundError`` naming the path).
+    """
+    from ..outputs import check_output_file
+
     model_dir = Path(model) if model is not None else default_model_dir()
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(
+            f"--model {model_dir} is not a model directory (no config.json there); pass a "
+            f"directory written by sgdllm pretrain or save_pretrained"
+        )
+    out_path = Path(out) if out is not None else model_dir / "evaluation.json"
+    check_output_file(out_path, option="--out")
+    if card is not None:
+        check_output_file(card, option="--card")
     fn = laws_fn or model_laws_fn(model_dir)
     kwargs: dict = (
         {
@@ -684,12 +699,13 @@ def main(
         else str(model_dir)
     )
     report["targets"] = targets(report)
-    out_path = Path(out) if out is not None else model_dir / "evaluation.json"
     tables = markdown_table(report, "bd") + "\n" + markdown_table(report, "tv")
     text = None
     if card is not None:
         text = model_card(model_dir, report) if (model_dir / "training.json").is_file() else tables
     # both files are complete before either is replaced (no half-written card or JSON)
+    for path in (out_path, *([Path(card)] if card is not None else [])):
+        path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write_text(out_path, json.dumps(report, indent=1) + "\n")
     if text is not None:
         _atomic_write_text(Path(card), text)

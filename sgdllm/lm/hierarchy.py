@@ -630,6 +630,15 @@ def next_state_laws(
     ndarray, shape (T, K)
         Rows are non-negative and sum to 1.
     """
+    if not isinstance(lm, LanguageModel):
+        raise TypeError(
+            f"lm must be a LanguageModel from sgdllm.lm.load_model (or wrap_model), got "
+            f"{type(lm).__name__}"
+        )
+    if cache_dir is not None:  # before the laws are computed, not when they are saved
+        from ..outputs import check_output_dir
+
+        check_output_dir(cache_dir, option="cache_dir", probe=False)
     digits = check_digits(digits, MAX_DIGITS)
     s = _as_states(states, digits)
     adapter = lm.adapter_for(digits)

@@ -343,6 +343,36 @@ def _quiet_loading() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def _check_local_files(directory: Path) -> None:
+    """Refuse a damaged ``config.json`` or a truncated safetensors file before loading, with
+    a message naming the file (transformers would report a tokenizer or header error)."""
+    import json
+
+    from safetensors import SafetensorError, safe_open
+
+    config = directory / "config.json"
+    try:
+        parsed = json.loads(config.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        reason = "it is empty" if config.stat().st_size == 0 else str(err)
+        parsed = reason
+    if not isinstance(parsed, dict):
+        reason = parsed if isinstance(parsed, str) else "it does not hold a JSON object"
+        raise OSError(
+            f"the model config {config} cannot be read ({reason}); re-save the model with "
+            f"save_pretrained (or sgdllm pretrain) or download it again"
+        )
+    for weights in sorted(directory.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except SafetensorError as err:
+            raise OSError(
+                f"the weights file {weights} is damaged or truncated ({err}); re-save the "
+                f"model with save_pretrained or download it again"
+            ) from None
+
+
 def load_model(
     name_or_path: str | os.PathLike | None = None,
     *,
@@ -381,6 +411,8 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     name, source, local_only = _resolve_source(name_or_path, local_files_only)
+    if isinstance(source, Path):
+        _check_local_files(source)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     kwargs = {"local_files_only": local_only}

@@ -617,10 +617,50 @@ def training_curves(model_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     }
 
 
+#: Command-line options of ``sgdllm pretrain`` by the keyword ``main`` receives them as.
+_FLAGS = {
+    "n_embd": "--width",
+    "n_layer": "--layers",
+    "n_head": "--heads",
+    "batch": "--batch",
+    "p_three_digits": "--three-digits",
+    "pack_prob": "--pack-prob",
+    "fourier": "--fourier",
+}
+
+
+def _check_cli_args(out: str, minutes: float | None, overrides: dict) -> None:
+    """Raise ``ValueError`` naming the option and the fix for a value training cannot use."""
+    from ..outputs import check_output_dir
+
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise ValueError(
+            f"--minutes {minutes} must be a positive number of minutes (the wall-clock "
+            f"budget of training, e.g. --minutes 88)"
+        )
+    for key in ("n_embd", "n_layer", "n_head", "batch"):
+        v = overrides.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{_FLAGS[key]} {v} must be a positive integer")
+    for key in ("p_three_digits", "pack_prob"):
+        v = overrides.get(key)
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise ValueError(f"{_FLAGS[key]} {v} is a probability: give a value in [0, 1]")
+    v = overrides.get("fourier")
+    if v is not None and not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"--fourier {v} must be a finite scale >= 0 (0: no Fourier init)")
+    check_output_dir(out, ("config.json", "model.safetensors"), option="--out")
+
+
 def main(
     out: str, minutes: float | None = None, seed: int = 0, smoke: bool = False, **overrides
 ) -> dict:
-    """Entry point of ``sgdllm pretrain`` (see :mod:`sgdllm.cli`)."""
+    """Entry point of ``sgdllm pretrain`` (see :mod:`sgdllm.cli`).
+
+    Every argument, and the output directory, is checked before the model is built: a budget
+    of 0 minutes or a batch of 0 sequences would otherwise save an untrained model.
+    """
+    _check_cli_args(out, minutes, overrides)
     cfg = TrainConfig.smoke(seed) if smoke else TrainConfig(seed=seed)
     if minutes is not None:
         cfg.minutes = float(minutes)
