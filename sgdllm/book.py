@@ -677,37 +677,43 @@ def _claim_run_dir(layout: BookLayout, name: str) -> tuple[Path, int]:
     return run_dir, fd
 
 
-def _is_stale(path: Path, now: float) -> bool:
+def _is_stale(path: Path, now: float, age: float) -> bool:
     try:
-        return now - path.lstat().st_mtime > STALE_AFTER_S
+        return now - path.lstat().st_mtime >= age
     except FileNotFoundError:
         return False
 
 
-def sweep_staging(layout: BookLayout) -> list[Path]:
+def sweep_staging(
+    layout: BookLayout, names: list[str] | None = None, min_age: float | None = None
+) -> list[Path]:
     """Remove the leftovers of killed builds; return what was removed.
 
     A staging folder ``_build/executed/<name>.run-<id>`` is removed when no live process locks
     it and it is older than :data:`STALE_AFTER_S`; so are temporary files of interrupted
     writes (``.*.tmp``, ``*.ipynb.tmp``) and the scratch files of older versions
     (``.inspect-*.ipynb``, ``*.input.ipynb``, ``.<name>.old-*`` figure folders). Runs of a
-    concurrent build are locked and kept.
+    concurrent build are locked and kept. ``names`` limits the sweep to the staging folders of
+    those chapters; ``min_age`` replaces :data:`STALE_AFTER_S` (0 right after killing them).
     """
     now = time.time()
+    age = STALE_AFTER_S if min_age is None else min_age
     removed: list[Path] = []
     candidates: list[Path] = []
-    if layout.staging.is_dir():
+    if names is not None:
+        candidates += [p for n in names for p in layout.staging.glob(f"{n}.run-*")]
+    elif layout.staging.is_dir():
         candidates += list(layout.staging.glob("*.run-*")) + list(layout.staging.glob("*.run"))
         candidates += list(layout.staging.glob(".inspect-*.ipynb"))
         candidates += list(layout.staging.glob("*.input.ipynb"))
-    if layout.figures.is_dir():
+    if names is None and layout.figures.is_dir():
         candidates += list(layout.figures.glob(".*.old-*")) + list(layout.figures.glob(".*.tmp"))
-    if layout.records.is_dir():
+    if names is None and layout.records.is_dir():
         candidates += list(layout.records.glob(".*.tmp"))
-    if layout.published.is_dir():
+    if names is None and layout.published.is_dir():
         candidates += list(layout.published.glob("*.ipynb.tmp"))
     for path in candidates:
-        if not _is_stale(path, now):
+        if not _is_stale(path, now, age):
             continue
         if path.is_dir() and not path.is_symlink():
             lock = path / ".lock"
@@ -1285,6 +1291,9 @@ def _run_workers(
                 _kill_tree(proc.pid)
                 proc.join(timeout=5)
                 conn.close()
+            killed = [name for name, _ in running.values()]
+            if killed:  # their staging folders, now unlocked
+                sweep_staging(BookLayout(root), names=killed, min_age=0)
         raise
 
 
