@@ -1172,6 +1172,11 @@ def _worker_main(
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
+    import logging
+
+    # papermill logs "Kernel died while waiting for execute reply." before raising; the
+    # message sent to the build names the chapter and the cell instead
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
     start = time.perf_counter()
     try:
         out = _run_chapter(
