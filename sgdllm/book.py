@@ -1193,21 +1193,34 @@ def _worker_main(
         conn.close()
 
 
-def _kill_tree(pid: int) -> None:
-    """SIGKILL a worker and every process below it (its kernel runs in its own session)."""
+def _kill_trees(pids: list[int]) -> None:
+    """SIGKILL the workers ``pids`` and every process below them (a kernel runs in its own
+    session, so a process-group signal would miss it), all at once; then wait until none of
+    them runs any more (a killed grandchild may stay a zombie until its new parent reaps it)."""
     import psutil
 
-    try:
-        proc = psutil.Process(pid)
-        procs = [*proc.children(recursive=True), proc]
-    except psutil.NoSuchProcess:
-        return
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs += [*proc.children(recursive=True), proc]
+        except psutil.NoSuchProcess:
+            continue
     for p in procs:
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(procs, timeout=5)
+
+    def running(p: Any) -> bool:
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    end = time.monotonic() + 5
+    while any(running(p) for p in procs) and time.monotonic() < end:
+        time.sleep(0.02)
 
 
 @contextmanager
@@ -1292,8 +1305,8 @@ def _run_workers(
                 on_result(name, outcome)
     except BaseException:
         with _signals_blocked():
+            _kill_trees([proc.pid for _, proc in running.values()])
             for conn, (_, proc) in running.items():
-                _kill_tree(proc.pid)
                 proc.join(timeout=5)
                 conn.close()
             killed = [name for name, _ in running.values()]
