@@ -1171,6 +1171,8 @@ def _worker_main(
     and kills the workers itself).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # started while the build held the signals back: the kernel must not inherit that mask
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     _die_with_parent(parent_pid)
     import logging
 
@@ -1285,9 +1287,10 @@ def _run_workers(
                     name=f"sgdllm-book-{plan.name}",
                     daemon=True,
                 )
-                proc.start()
+                with _signals_blocked():  # a started worker is always known, hence killable
+                    proc.start()
+                    running[recv] = (plan.name, proc)
                 send.close()
-                running[recv] = (plan.name, proc)
             for conn in wait(list(running), timeout=1.0):
                 name, proc = running.pop(conn)
                 try:
