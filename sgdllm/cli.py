@@ -15,10 +15,12 @@ __all__ = ["main"]
 
 
 def _book(args: argparse.Namespace) -> int:
-    from .book import ChapterFailed, build_book, find_root, parse_overrides
+    """``sgdllm book``: every error and every interrupt is one line on stderr, never a
+    traceback; exit 1 for an error, 130 for Ctrl-C, 143 for SIGTERM."""
+    from .book import BuildInterrupted, ChapterFailed, build_book, find_root, parse_overrides
 
-    root = find_root(args.root)
     try:
+        root = find_root(args.root)
         published = build_book(
             root,
             profile=args.profile,
@@ -27,8 +29,15 @@ def _book(args: argparse.Namespace) -> int:
             html=not args.no_html,
             force=args.force,
             jobs=args.jobs,
+            timeout=args.timeout,
         )
-    except (ChapterFailed, ValueError, FileNotFoundError) as err:
+    except BuildInterrupted as err:
+        print(f"sgdllm book: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("sgdllm book: interrupted before any chapter ran", file=sys.stderr)
+        return 130
+    except (ChapterFailed, ValueError, OSError) as err:
         print(f"sgdllm book: {err}", file=sys.stderr)
         return 1
     for path in published:
@@ -137,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     book.add_argument(
         "--jobs", type=int, default=None, help="chapters executed at once (default: 2 or cores)"
+    )
+    book.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds one cell may run before the chapter fails (default: the profile's "
+        "cell_timeout_s, else 1800)",
     )
     book.add_argument("--root", type=Path, default=None, help="repository root (default: cwd)")
     book.set_defaults(func=_book)

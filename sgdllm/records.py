@@ -32,6 +32,7 @@ __all__ = [
     "Recorder",
     "chapter_table",
     "figure_table",
+    "file_mode",
     "load_chapter_records",
     "load_figure_records",
     "model_identity",
@@ -39,6 +40,17 @@ __all__ = [
     "source_url",
     "write_json_atomic",
 ]
+
+
+def file_mode() -> int:
+    """Permissions a new file gets from ``open()`` under the current umask (``0o666 & ~umask``).
+
+    ``tempfile.mkstemp`` creates owner-only files (0600); files renamed from there into place
+    are given this mode, so records, figures and caches are shared like any other file.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
@@ -51,7 +63,7 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes files private; records are meant to be read
+        os.fchmod(fd, file_mode())  # mkstemp makes files private; records are meant to be read
         with os.fdopen(fd, "w") as fh:
             fh.write(text + "\n")
         os.replace(tmp, path)
@@ -233,7 +245,7 @@ class Recorder:
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         png = self.figure_path(name)
         fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
-        os.fchmod(fd, 0o644)  # readable like any figure, not private like mkstemp's default
+        os.fchmod(fd, file_mode())  # readable like any figure, not private like mkstemp's
         os.close(fd)
         try:
             fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..records import file_mode
+
 __all__ = [
     "ALGORITHM_VERSION",
     "laws_key",
@@ -99,6 +101,7 @@ def _atomic_write(path: Path, write: Any) -> None:
     """Write with ``write(file_object)`` into a temporary file, then move it onto ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())  # mkstemp's files are owner-only; a cache is shared
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
