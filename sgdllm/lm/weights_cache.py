@@ -206,7 +206,7 @@ def build_dequantized(
     directory: str | os.PathLike,
     *,
     source: dict[str, Any] | None = None,
-    dequantize: Callable[[Path, Path], None] = _dequantize_into,
+    dequantize: Callable[[Path, Path], None] | None = None,
 ) -> Path:
     """Dequantize ``gguf_path`` into the cache entry ``directory``, atomically.
 
@@ -225,9 +225,9 @@ def build_dequantized(
         The entry to create, normally ``dequantized_dir(sha256)``.
     source : dict, optional
         Provenance recorded in the manifest (registry name, package, ...).
-    dequantize : callable
-        ``dequantize(gguf_path, out_dir)`` writes a ``save_pretrained`` directory; the default
-        goes through transformers' GGUF loader (tests substitute a counting wrapper).
+    dequantize : callable, optional
+        ``dequantize(gguf_path, out_dir)`` writes a ``save_pretrained`` directory; by default
+        transformers' GGUF loader does (:func:`_dequantize_into`).
 
     Returns
     -------
@@ -240,7 +240,7 @@ def build_dequantized(
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
     try:
-        dequantize(gguf_path, tmp)
+        (dequantize or _dequantize_into)(gguf_path, tmp)
         files = {}
         for path in sorted(tmp.iterdir()):
             if not path.is_file():
@@ -293,7 +293,7 @@ def dequantized_model_dir(
     *,
     root: str | os.PathLike | None = None,
     source: dict[str, Any] | None = None,
-    dequantize: Callable[[Path, Path], None] = _dequantize_into,
+    dequantize: Callable[[Path, Path], None] | None = None,
 ) -> Path:
     """The verified cache entry for the GGUF file ``sha256``, built first if missing or damaged.
 
