@@ -190,6 +190,12 @@ class BookLayout:
         return self.root / "_build" / "figures"
 
     @property
+    def laws_cache(self) -> Path:
+        """Disk cache of language-model laws shared by every chapter
+        (:func:`sgdllm.lm.ladder.laws_cache_dir` reads it in the kernel)."""
+        return self.root / "_build" / "laws-cache"
+
+    @property
     def html(self) -> Path:
         return self.root / "_build" / "html"
 
@@ -920,7 +926,7 @@ def _run_chapter(
         jupytext.write(jupytext.read(source), staged_input)
         start = time.perf_counter()
         try:
-            with _kernel_env(threads):
+            with _kernel_env(threads, layout.laws_cache):
                 papermill.execute_notebook(
                     str(staged_input),
                     str(executed),
@@ -1018,8 +1024,9 @@ def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
 KERNEL_WARNING_FILTERS = ("ignore:IProgress not found",)
 
 
-def _kernel_env(threads: int | None) -> Any:
-    """Environment the kernel inherits: inline figures, quiet imports and ``threads`` threads.
+def _kernel_env(threads: int | None, laws_cache: Path | None = None) -> Any:
+    """Environment the kernel inherits: inline figures, quiet imports, ``threads`` threads and
+    the laws cache (``SGDLLM_LAWS_CACHE``, see :func:`sgdllm.lm.ladder.laws_cache_dir`).
 
     The kernel inherits this process' environment; a non-interactive backend there (such as
     ``MPLBACKEND=Agg``, common on servers and CI) would make every ``plt.show()`` a silent no-op
@@ -1034,6 +1041,8 @@ def _kernel_env(threads: int | None) -> Any:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYTHONWARNINGS": warnings_env,
     }
+    if laws_cache is not None:
+        updates["SGDLLM_LAWS_CACHE"] = str(laws_cache)
     if threads is not None:
         names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
         updates.update({name: str(threads) for name in names})

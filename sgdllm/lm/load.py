@@ -219,6 +219,8 @@ def _resolve_source(
 
     Cheap checks only: nothing is hashed, converted or downloaded here.
     """
+    if name_or_path == "embedded":  # the model ladder's id of the embedded model
+        name_or_path = None
     if isinstance(name_or_path, str) and name_or_path in registry.KNOWN_MODELS:
         known = registry.KNOWN_MODELS[name_or_path]
         registry.installed_files(known)  # raises with the pip command if not installed
@@ -424,8 +426,9 @@ def load_model(
     Parameters
     ----------
     name_or_path : str or path, optional
-        ``None`` for the embedded default model (``sgdllm/models/default``); a known model name
-        (``"smollm2-135m"``, ``"gemma-3-270m"``: :func:`sgdllm.lm.registry.list_models`); a
+        ``None`` or ``"embedded"`` for the embedded default model (``sgdllm/models/default``);
+        a known model name (``"smollm2-135m"``, ``"gemma-3-270m"``:
+        :func:`sgdllm.lm.registry.list_models`); a
         ``.gguf`` file; a local directory written by ``save_pretrained``; or a Hugging Face Hub
         id ``"org/name"``. The first load of a GGUF model converts it (25-80 s on 2 cores) and
         caches the result (:mod:`sgdllm.lm.weights_cache`); later loads take seconds.
