@@ -79,6 +79,9 @@ GGUF_FILES = {
 }
 GOALS = {"smollm2-135m": {2: 40.0, 3: 30.0}}
 MAX_RATIO_TO_FLOOR = 3.0
+#: Slack for float32 rounding when checking TV <= bound (laws of 30-layer models, batched
+#: differently, differ by about 1e-6).
+ROUNDING = 1e-5
 
 
 class PeakRSS:
@@ -270,7 +273,9 @@ def bench_digits(lm: LanguageModel, digits: int, n: int, n_full: int, tol: float
             "values": n_full,
             "max": float(dist.max()),
             "mean": float(dist.mean()),
-            "within_reported_bound": bool((dist <= small_bound + 1e-6).all()),
+            # float32 rounding of two batchings of the same passes: about 1e-6
+            "max_excess_over_bound": float((dist - small_bound).max()),
+            "within_reported_bound": bool((dist <= small_bound + ROUNDING).all()),
             "within_tol": bool((dist <= tol).all()),
         },
     }
