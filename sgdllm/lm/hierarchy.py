@@ -36,6 +36,20 @@ How it is computed here (one window of the series at a time):
 3. **Combination.** A refined node's law replaces its bin's mass split (its mass times the
    10-way law); a node that is not refined spreads its mass uniformly over its sub-bins.
 
+What makes it fast:
+
+* **Restricted head.** Only the logits of the digit and separator ids are read, so the output
+  layer is projected on their rows only, at the positions read (:func:`check_restricted_head`
+  checks once per model, on a probe, that this reproduces the model's own logits, Gemma's
+  soft-capping and an output bias included, and falls back to the full head otherwise).
+* **KV buffers allocated once per window.** Branch tokens are written in place after the main
+  positions a chunk may see, instead of concatenating the whole cache at every pass; chunks
+  run from the last to the first, so each overwrites only main positions no later chunk needs.
+* **Adaptive refinement** (``refine="adaptive"``, :func:`next_state_laws_with_bound`): nodes
+  whose mass is too small to matter are left unrefined, within a stated bound ``tol`` on the
+  total variation to full refinement, reported per law. How much it saves depends on how
+  concentrated the model's laws are.
+
 Cost per value at full refinement: ``digits + 1`` teacher-forced tokens plus
 ``sum_{k=1}^{n-1} (10^k - 1) = (10^n - 1)/9 - n`` branch tokens (0, 9 and 108 for ``n`` = 1, 2,
 3), against ``10^n`` sequences for naive scoring of every value.
