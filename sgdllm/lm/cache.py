@@ -13,10 +13,13 @@ upstream invalidates them):
     \\text{min\\_context}, \\text{algorithm version}, \\text{package version}).
 
 Each entry is ``<key>.npy`` (the laws, float64) and ``<key>.json`` (the inputs of the key, the
-shape, and the sha256 of the ``.npy`` bytes). Both are written atomically (a temporary file in
-the same directory, then ``os.replace``), the ``.npy`` first. On reading, an entry is trusted
-only if the sidecar names the same key, the checksum and shape match, and every row is finite,
-non-negative and sums to 1; anything else is treated as a miss and recomputed.
+shape, the sha256 of the ``.npy`` bytes and, when given, the per-row bound on the total
+variation to full refinement of :func:`sgdllm.lm.hierarchy.next_state_laws_with_bound`).
+Both are written atomically (a temporary file in the same directory, then ``os.replace``),
+the ``.npy`` first. On reading, an entry is trusted only if the sidecar names the same key,
+the checksum and shape match, and every row is finite, non-negative and sums to 1 (and the
+bound, when asked for, is finite and non-negative, one per row); anything else is treated as
+a miss and recomputed.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "ALGORITHM_VERSION",
     "laws_key",
     "load_laws",
+    "load_laws_and_bound",
     "package_version",
     "save_laws",
 ]
@@ -112,13 +116,22 @@ def _atomic_write(path: Path, write: Any) -> None:
         raise
 
 
-def save_laws(cache_dir: str | Path, key: str, laws: NDArray[np.float64]) -> Path:
-    """Store ``laws`` under ``key`` in ``cache_dir`` (created if needed); return the ``.npy``."""
+def save_laws(
+    cache_dir: str | Path,
+    key: str,
+    laws: NDArray[np.float64],
+    *,
+    bound: NDArray[np.float64] | None = None,
+) -> Path:
+    """Store ``laws`` (and the per-row ``bound``, if given) under ``key`` in ``cache_dir``
+    (created if needed); return the ``.npy``."""
     npy, meta = _paths(cache_dir, key)
     npy.parent.mkdir(parents=True, exist_ok=True)
     arr = np.ascontiguousarray(laws, dtype=np.float64)
     _atomic_write(npy, lambda fh: np.save(fh, arr, allow_pickle=False))
     sidecar = {"key": key, "shape": list(arr.shape), "sha256": _sha256_file(npy)}
+    if bound is not None:
+        sidecar["bound"] = [float(b) for b in np.asarray(bound, dtype=np.float64).ravel()]
     _atomic_write(meta, lambda fh: fh.write(json.dumps(sidecar).encode()))
     return npy
 
@@ -148,3 +161,23 @@ def load_laws(
     if arr.size and np.abs(arr.sum(axis=1) - 1.0).max() > _SUM_TOL:
         return None
     return arr
+
+
+def load_laws_and_bound(
+    cache_dir: str | Path, key: str, shape: tuple[int, int]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """The laws and per-row bound stored under ``key``, or ``None`` (recompute).
+
+    As :func:`load_laws`, and the sidecar must hold a bound of ``shape[0]`` finite,
+    non-negative numbers (entries saved without one are a miss).
+    """
+    laws = load_laws(cache_dir, key, shape)
+    if laws is None:
+        return None
+    try:
+        bound = np.asarray(json.loads(_paths(cache_dir, key)[1].read_text())["bound"], float)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if bound.shape != (shape[0],) or not np.isfinite(bound).all() or (bound < 0).any():
+        return None
+    return laws, bound
