@@ -13,7 +13,7 @@ experiment with every one of them on the same series:
 * any other id :func:`sgdllm.lm.load_model` accepts: a directory, a ``.gguf`` file, a Hub id.
 
 A chapter records a number measured with model ``id`` under ``"<name>@<id>"`` (the convention
-:mod:`sgdllm.claims` reads), and the counted estimators under ``"<name>@counts"``.
+the book's claims table reads), and the counted estimators under ``"<name>@counts"``.
 
 Laws are cached on disk under :func:`laws_cache_dir` (``sgdllm book`` points it at
 ``_build/laws-cache``), keyed by the model's weights hash, the series and the settings
