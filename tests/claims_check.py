@@ -64,6 +64,7 @@ def recompute(rule: tuple[str, float, float], value: float | tuple[int, int]) ->
 
 def split_tests(text: str, n: int) -> list[str]:
     """A cell or rule text of a claim with ``n`` tests, split at its ``(a)``, ``(b)`` marks."""
+    text = text.replace("<br>", " ")
     if n == 1:
         return [text]
     parts = re.split(r"\(([a-z])\) ", text)[1:]

@@ -60,7 +60,12 @@ LEVELS = {
         self_std=6.0,
     ),
 }
-COST = {HOLDS: [2.0, 3.0, 4.0], PARTLY: [0.5, 2.0, 3.0], FAILS: [0.1, 0.2, 0.3]}
+#: Cost ratios (simulating over predicting) by data size, and on the coarse grid.
+COST = {
+    HOLDS: ([0.5, 2.0, 3.0], 6.0),
+    PARTLY: ([0.1, 0.3, 0.7], 0.7),
+    FAILS: ([0.01, 0.1, 0.2], 0.2),
+}
 STARTS = ("restart", "checkpoint", "fresh")
 
 
@@ -100,9 +105,12 @@ def synthetic_records(
         "scaling_laws": {"alpha_poster": [-0.48, -0.26, -0.09]},
         "predicting_sgd": {},
         "side_by_side": {
-            "flop_ratio_by_size": COST[cost],
-            "time_ratio_by_size": COST[cost],
+            "flop_ratio_by_size": COST[cost][0],
+            "time_ratio_by_size": COST[cost][0],
             "cost_sizes_used": [10, 100, 1000],
+            "cost_states_used": 1000,
+            "time_ratio_coarse_grid": COST[cost][1],
+            "coarse_states": 100,
         },
         "self_prediction": {f"{w}_w1_stay": [5.0, 10.0] for w in STARTS},
     }
