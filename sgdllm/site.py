@@ -1,6 +1,6 @@
 """The book's web side: a Sphinx extension that makes the built HTML work offline.
 
-Jupyter Book loads it through ``sphinx: extra_extensions`` in ``_config.yml``. It does three things
+Jupyter Book loads it through ``sphinx: extra_extensions`` in ``_config.yml``. It does four things
 that static configuration cannot:
 
 * **MathJax from the book itself.** Sphinx and Jupyter Book load MathJax 3 from a CDN by default,
@@ -26,6 +26,11 @@ that static configuration cannot:
   repository and issue buttons point at the source branch (``repository.branch``); the Binder
   and Colab buttons are moved to ``sgdllm_launch_branch``, the branch CI publishes with the
   executed notebooks (see :func:`launch_url_on_branch` and the book's introduction).
+* **The claims table, made when the book is built.** The directive ``claims-table`` (in
+  ``book/intro.md``) reads the chapters' records in ``_build/records/`` and renders
+  :func:`sgdllm.claims.claims_markdown` in place: the paper's claims, the numbers that test them
+  and the verdicts. It runs after every chapter was executed (the HTML is built last), and a
+  missing record or a broken section link fails the build.
 
 Nothing here runs at import time; ``import sgdllm`` never imports Sphinx.
 """
@@ -35,13 +40,14 @@ from __future__ import annotations
 import importlib.util
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "MATHJAX2_CONFIG",
     "MATHJAX_DIR",
     "MATHJAX_PACKAGE",
+    "claims_table_directive",
     "copy_mathjax",
     "launch_url_on_branch",
     "mathjax_source",
@@ -364,6 +370,39 @@ def _move_launch_buttons(
             button["url"] = url
 
 
+def claims_table_directive() -> type:
+    """The ``claims-table`` directive: :func:`sgdllm.claims.claims_markdown`, parsed as MyST.
+
+    Option ``records``: the records folder, relative to the book's root (default
+    ``_build/records``). The records become dependencies of the page, so that an incremental
+    build renders it again when a chapter is executed again.
+    """
+    from docutils import nodes
+    from docutils.parsers.rst import directives
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    from .claims import claim_chapters, claims_markdown, load_claim_records
+
+    class ClaimsTable(SphinxDirective):
+        has_content = False
+        option_spec: ClassVar[dict[str, Any]] = {"records": directives.unchanged}
+
+        def run(self) -> list[nodes.Node]:
+            folder = Path(self.env.srcdir) / self.options.get("records", "_build/records")
+            for chapter in claim_chapters():
+                self.env.note_dependency(str(folder / f"{chapter}.json"))
+            try:
+                text = claims_markdown(load_claim_records(folder))
+            except (OSError, ValueError) as err:
+                raise self.error(f"claims-table: {err}") from err
+            container = nodes.container(classes=["sgdllm-claims"])
+            self.state.nested_parse(StringList(text.splitlines()), self.content_offset, container)
+            return [container]
+
+    return ClaimsTable
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point (``sphinx: extra_extensions: [sgdllm.site]`` in ``_config.yml``)."""
     app.add_config_value("sgdllm_launch_branch", "", "html", types=[str])
@@ -374,4 +413,5 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _move_launch_buttons, priority=900)
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("missing-reference", _missing_reference)
+    app.add_directive("claims-table", claims_table_directive())
     return {"parallel_read_safe": True, "parallel_write_safe": True}
