@@ -22,9 +22,11 @@ def n(ci_chapter):
 
 
 def test_files_written_and_shapes(n):
-    # Two predictions (language model, counts), three files each (npz, json, png); laws are
-    # coordinates (w, b) x 3 starts x horizons x 10**2 states.
-    assert n["files_written"] == 6
+    # One prediction per model of the ladder (CI: embedded, SmolLM2) and one counted, three
+    # files each (npz, json, png); laws are coordinates (w, b) x 3 starts x horizons x 10**2
+    # states.
+    assert n["n_predictions"] == 3
+    assert n["files_written"] == 3 * n["n_predictions"]
     assert n["laws_shape"] == [2, 3, len(n["horizons_used"]), 100]
 
 
