@@ -19,9 +19,17 @@ and fits the one number ``tau`` by maximum likelihood on the observed next state
 
     \\hat\\tau = \\arg\\max_\\tau \\sum_{t=0}^{T-2} \\log q_{\\tau, t}(s_{t+1}) .
 
-``tau < 1`` sharpens the laws, ``tau > 1`` widens them. Nothing here looks at the truth (real
-SGD runs from other starts, or the exact kernel): only at the series the model read. The fit is
-in-sample, but it has one degree of freedom for hundreds of transitions.
+``tau < 1`` sharpens the laws, ``tau > 1`` widens them.
+
+A law whose centre is off is not repaired by its width. The second correction mixes the model's
+laws with the counted transitions, ``q_t = lam p_t + (1 - lam) c_t``, with ``lam`` fitted by
+maximum likelihood on the same observed next states. The counted law must then be
+*prequential* (:func:`prequential_count_laws`: ``c_t`` counts only the transitions before
+``t``), or the counts would score the very transitions they were counted from and win by
+construction.
+
+Nothing here looks at the truth (real SGD runs from other starts, or the exact kernel): only at
+the series the model read. Each fit has one degree of freedom for hundreds of transitions.
 """
 
 from __future__ import annotations
@@ -30,7 +38,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize_scalar
 
-__all__ = ["FLOOR", "fit_temperature", "observed_log_likelihood", "temper_laws"]
+__all__ = [
+    "FLOOR",
+    "fit_mixture_weight",
+    "fit_temperature",
+    "observed_log_likelihood",
+    "prequential_count_laws",
+    "temper_laws",
+]
 
 #: Probabilities are floored here before the logarithm, so that a next state to which a law gave
 #: zero mass costs a large, finite penalty instead of minus infinity.
@@ -121,3 +136,55 @@ def fit_temperature(laws: ArrayLike, states: ArrayLike) -> float:
     lo, hi = np.log(TEMPERATURE_BOUNDS)
     res = minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))
+
+
+def prequential_count_laws(states: ArrayLike, n_states: int, prior: float = 1.0) -> NDArray:
+    """Row ``t``: the law of ``s_{t+1}`` from the transitions observed *before* step ``t``.
+
+    .. math::
+
+        c_t(s') = \\frac{N_t(s_t, s') + \\alpha / K}{N_t(s_t) + \\alpha} ,
+
+    with ``N_t(s, s')`` the number of transitions ``s -> s'`` among ``s_0 .. s_t`` (so not the
+    one being predicted), ``N_t(s)`` their total from ``s``, and ``alpha = prior`` the weight of
+    a uniform prior over the ``K = n_states`` states (a state not yet left has the uniform
+    law).
+
+    Returns
+    -------
+    ndarray, shape (T, K)
+    """
+    s = np.asarray(states)
+    if s.ndim != 1 or not np.issubdtype(s.dtype, np.integer) or s.size < 1:
+        raise ValueError("states must be a 1-D integer series")
+    if s.min() < 0 or s.max() >= n_states:
+        raise ValueError(f"states must be in 0..{n_states - 1}")
+    if not prior > 0:
+        raise ValueError(f"prior must be positive, got {prior!r}")
+    counts = np.zeros((n_states, n_states))
+    out = np.empty((s.size, n_states))
+    for t in range(s.size):
+        row = counts[s[t]]
+        out[t] = (row + prior / n_states) / (row.sum() + prior)
+        if t + 1 < s.size:
+            counts[s[t], s[t + 1]] += 1
+    return out
+
+
+def fit_mixture_weight(laws: ArrayLike, other: ArrayLike, states: ArrayLike) -> float:
+    """Weight ``lam`` in [0, 1] of ``laws`` in ``lam laws + (1 - lam) other`` that maximizes the
+    likelihood of the observed next states (see module; ``other`` should be prequential, e.g.
+    :func:`prequential_count_laws`)."""
+    p, s = _check(laws, states)
+    q, _ = _check(other, states)
+    if q.shape != p.shape:
+        raise ValueError(f"laws {p.shape} and other {q.shape} must have the same shape")
+    idx = np.arange(len(s) - 1)
+    hit_p = p[idx, s[1:]] / p[:-1].sum(axis=1)
+    hit_q = q[idx, s[1:]] / q[:-1].sum(axis=1)
+
+    def loss(lam: float) -> float:
+        return -float(np.mean(np.log(np.maximum(lam * hit_p + (1 - lam) * hit_q, FLOOR))))
+
+    res = minimize_scalar(loss, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-4})
+    return float(res.x)

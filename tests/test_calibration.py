@@ -60,3 +60,31 @@ def test_bad_input_is_refused_with_the_problem_named():
         temper_laws(laws, 0.0)
     with pytest.raises(ValueError, match="positive mass"):
         temper_laws(np.zeros((2, 3)), 1.0)
+
+
+def test_prequential_counts_use_only_past_transitions():
+    from sgdllm.calibration import prequential_count_laws
+
+    s = np.array([0, 1, 0, 1, 0, 2])
+    c = prequential_count_laws(s, 3, prior=1.0)
+    np.testing.assert_allclose(c[0], 1 / 3)  # nothing seen yet: uniform
+    np.testing.assert_allclose(c[1], 1 / 3)  # state 1 not left yet
+    # t = 2 (state 0): one past transition 0 -> 1: (1 + 1/3) / 2 on state 1
+    np.testing.assert_allclose(c[2], [1 / 6, 2 / 3, 1 / 6])
+    # t = 4 (state 0): two past transitions 0 -> 1, and not 0 -> 2 which follows
+    np.testing.assert_allclose(c[4], [1 / 9, 7 / 9, 1 / 9])
+    np.testing.assert_allclose(c.sum(axis=1), 1)
+
+
+def test_mixture_weight_prefers_the_laws_that_predict_the_series():
+    from sgdllm.calibration import fit_mixture_weight
+
+    rng = np.random.default_rng(1)
+    k, t = 50, 2000
+    states = np.clip(25 + np.cumsum(rng.integers(-1, 2, t)), 0, k - 1).astype(int)
+    good = _gaussian_laws(states.astype(float), 1.0, k)  # centred on the current state
+    bad = _gaussian_laws(np.clip(states + 8.0, 0, k - 1), 1.0, k)  # centred 8 states off
+    assert fit_mixture_weight(good, bad, states) > 0.95
+    assert fit_mixture_weight(bad, good, states) < 0.05
+    with pytest.raises(ValueError, match="one per law"):
+        fit_mixture_weight(good, good[:-1], states)
