@@ -4,9 +4,10 @@ The paper's poster (Zekri et al. 2024, figures 5 and 6) claims that a kernel rea
 predicts, by matrix products, where SGD goes from new starts: on a convex problem all predicted
 runs reach the one basin; on a non-convex one predictions reach every basin that the runs the
 kernel was read from have seen, and one run sees one basin. The chapter checks these with the
-classical counted kernels (the prediction machinery) and with the embedded language model, whose
-shortfall is pinned here too: if a better default model makes those tests fail, the chapter's
-text about the shortfall must be revised with them.
+classical counted kernels (the prediction machinery) and with every language model of the CI
+profile's ladder (the embedded model and SmolLM2-135M), whose shortfalls are pinned here too:
+if a better model makes those tests fail, the chapter's text about the shortfall must be revised
+with them. The verdicts the text states are checked against the numbers with the stated rules.
 """
 
 from __future__ import annotations
