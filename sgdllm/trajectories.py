@@ -387,6 +387,8 @@ def _model_laws(
     max_values: int | None,
     long: LongRule,
     progress: bool,
+    refine: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], dict[str, Any]]:
     """Next-state laws of every run and coordinate; states possibly truncated."""
     from .lm import next_state_laws
@@ -418,7 +420,15 @@ def _model_laws(
     laws = [
         np.stack(
             [
-                next_state_laws(lm, run[:, i], digits, window=window, progress=progress)
+                next_state_laws(
+                    lm,
+                    run[:, i],
+                    digits,
+                    window=window,
+                    refine=refine,
+                    cache_dir=cache_dir,
+                    progress=progress,
+                )
                 for run in states
             ]
         )
@@ -443,6 +453,8 @@ def predict_trajectory_file(
     names: Sequence[str] | None = None,
     out_dir: str | os.PathLike[str] | None = "sgdllm-prediction",
     progress: bool = False,
+    refine: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> PredictionResult:
     """Predict the laws of a logged training run's parameters from new starts, from one file.
 
@@ -494,6 +506,12 @@ def predict_trajectory_file(
         missing); None writes nothing. Checked before anything is computed.
     progress : bool
         Progress bars (tqdm) while the model reads the runs and while the starts propagate.
+    refine : {"full", "neighbours", "adaptive"}, optional
+        Hierarchy-PDF refinement of :func:`sgdllm.lm.next_state_laws` (``kernel="model"``
+        only); default full. ``"adaptive"`` is within 1e-3 total variation of full, and fast.
+    cache_dir : str or path, optional
+        Laws cache directory of :func:`sgdllm.lm.next_state_laws` (e.g.
+        :func:`sgdllm.lm.ladder.laws_cache_dir`); None computes every law.
 
     Returns
     -------
@@ -544,7 +562,9 @@ def predict_trajectory_file(
         from .lm import LanguageModel, load_model
 
         lm = model if isinstance(model, LanguageModel) else load_model(model)
-        laws, states, model_info = _model_laws(lm, states, digits, max_values, long, progress)
+        laws, states, model_info = _model_laws(
+            lm, states, digits, max_values, long, progress, refine, cache_dir
+        )
         traj = traj[:, traj.shape[1] - states.shape[1] :]
         kernels = coordinate_kernels(states, scalers, laws, method=impute)
         model_info.update(id=lm.name, weights_sha256=lm.weights_hash)

@@ -194,3 +194,18 @@ def test_names_one_per_coordinate(tmp_path):
         predict_trajectory_file(
             tmp_path / "r.npy", kernel="counts", horizons=[3], names=["w"], out_dir=None
         )
+
+
+def test_model_laws_are_cached_and_adaptive_refinement_is_close_to_full(tmp_path):
+    """refine and cache_dir reach sgdllm.lm.next_state_laws: a second call reads the laws
+    from the cache (same prediction), and adaptive refinement (TV <= 1e-3 per law) changes the
+    predicted laws by little."""
+    np.save(tmp_path / "r.npy", ar1(runs=1, steps=40, d=1, seed=2))
+    kw = dict(model=None, starts=[[0.1]], horizons=[3], out_dir=None)
+    full = predict_trajectory_file(tmp_path / "r.npy", **kw)
+    cache = tmp_path / "laws-cache"
+    first = predict_trajectory_file(tmp_path / "r.npy", refine="adaptive", cache_dir=cache, **kw)
+    assert any(p.is_file() for p in cache.rglob("*"))
+    again = predict_trajectory_file(tmp_path / "r.npy", refine="adaptive", cache_dir=cache, **kw)
+    np.testing.assert_array_equal(again.laws, first.laws)
+    assert 0.5 * np.abs(first.laws - full.laws).sum(axis=-1).max() < 0.01
