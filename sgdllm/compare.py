@@ -291,7 +291,9 @@ def compare_estimators(
             states = scaler.to_states(run[: t + 1], warn=False)
             kernels = estimate_kernels(states, scaler)
             for label, fn in lm_fns.items():
-                kernels[label] = impute(kernel_from_laws(states, fn(states), k_digits, scaler=scaler))
+                kernels[label] = impute(
+                    kernel_from_laws(states, fn(states), k_digits, scaler=scaler)
+                )
             for e, name in enumerate(names):
                 ker = kernels[name]
                 errors = kernel_errors(ker, p, ker.visited, pi)
