@@ -67,5 +67,12 @@ def test_adaptive_optimizers_ladder_claims(ci_chapter):
     assert n["calibrated_beats_counts@embedded"] == 0
     assert n["calibrated_beats_counts@smollm2-135m"] == 0
     assert n["calibration_gain_max@smollm2-135m"] < 1.2
+    # "centred no better than predicting no change" (CI: 1.17 embedded, 1.09 SmolLM2), and
+    # "sharpening an off-centre law does not make its kernel predict better" (CI: the embedded
+    # model's temperature 0.55, its best gain 0.94)
+    for model in ("embedded", "smollm2-135m"):
+        assert n[f"centre_error_over_persistence@{model}"] > 1.0, model
+    assert n["temperature_mean@embedded"] < 1.0
+    assert n["calibration_gain_max@embedded"] < 1.0
     # The legacy keys are the embedded model's.
     assert n["w1_lm_mean_SGD"] == n["w1_lm_mean_SGD@embedded"]
