@@ -29,7 +29,7 @@ both; :func:`crossover` finds where the two costs meet.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -170,7 +170,7 @@ def compare_estimators(
     horizons: ArrayLike,
     *,
     n_real: int = 500,
-    laws_fn: LawsFn | None = None,
+    laws_fn: LawsFn | Mapping[str, LawsFn] | None = None,
     seed: int = 0,
 ) -> dict[str, NDArray]:
     """Kernel and prediction errors of every estimator, over seeds and context lengths.
@@ -209,7 +209,9 @@ def compare_estimators(
         Real SGD runs per new start.
     laws_fn : callable ``states (T + 1,) -> laws (T + 1, K)``, optional
         The language model (e.g. ``lambda s: next_state_laws(lm, s, digits, progress=False)``);
-        None leaves the language model out.
+        None leaves the language model out. A mapping ``{name: laws_fn}`` runs several
+        language models on the same runs (the model ladder): each is one estimator, named by
+        its key, in place of ``"language model"`` and in the mapping's order.
     seed : int
 
     Returns
@@ -241,7 +243,18 @@ def compare_estimators(
         raise ValueError(f"context lengths must be >= 3 steps, got {lengths}")
     if h.ndim != 1 or h.size == 0 or h[0] < 1 or np.any(np.diff(h) <= 0):
         raise ValueError(f"horizons must be strictly increasing positive integers, got {horizons}")
-    names = [e for e in ESTIMATORS if laws_fn is not None or e != "language model"]
+    if isinstance(laws_fn, Mapping):
+        lm_fns = dict(laws_fn)
+        clash = sorted(set(lm_fns) & set(ESTIMATORS[1:]))
+        if not lm_fns or clash or not all(callable(f) for f in lm_fns.values()):
+            raise ValueError(
+                "laws_fn as a mapping must name at least one callable laws function, by names "
+                f"other than the classical estimators' ({', '.join(ESTIMATORS[1:])}); got "
+                f"{list(lm_fns)}"
+            )
+    else:
+        lm_fns = {} if laws_fn is None else {"language model": laws_fn}
+    names = [*lm_fns, *ESTIMATORS[1:]]
     n_e, n_s, n_c, n_h = len(names), starts.size, len(lengths), h.size
 
     real = run_sgd(
@@ -263,6 +276,7 @@ def compare_estimators(
         ratio = np.mean([s["std_predicted"][-1, 0] / s["std_empirical"][-1, 0] for s in scores])
         return w1, float(ratio)
 
+    k_digits = scaler.digits
     pi = stationary_law(p)
     err = {
         key: np.full((n_e, n_s, n_c), np.nan)
@@ -275,8 +289,11 @@ def compare_estimators(
         run = run_sgd(problem, [x_start], max(lengths), step, seed=seed + 1 + j)[0, :, 0]
         for c, t in enumerate(lengths):
             states = scaler.to_states(run[: t + 1], warn=False)
-            laws = None if laws_fn is None else laws_fn(states)
-            kernels = estimate_kernels(states, scaler, laws)
+            kernels = estimate_kernels(states, scaler)
+            for label, fn in lm_fns.items():
+                kernels[label] = impute(
+                    kernel_from_laws(states, fn(states), k_digits, scaler=scaler)
+                )
             for e, name in enumerate(names):
                 ker = kernels[name]
                 errors = kernel_errors(ker, p, ker.visited, pi)

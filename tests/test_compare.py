@@ -208,3 +208,36 @@ def test_time_prediction_and_sgd_returns_positive_times():
     assert out["ratio"] == pytest.approx(out["sgd_s"] / out["predict_s"])
     with pytest.raises(ValueError, match="repeats"):
         time_prediction_and_sgd(20, 2, n_starts=1, n_runs=1, steps=1, batch_size=1, repeats=0)
+
+
+def test_compare_estimators_runs_a_ladder_of_laws_functions():
+    # Two "models" whose laws are the observed next states (T laws for T + 1 states): each is
+    # the counted kernel exactly, so their rows equal the counts' row; the classical rows do not
+    # depend on the models given.
+    problem = least_squares(80, dim=1, noise=0.5, seed=1)
+    step = 0.05
+    theta = float(problem.minimizers()[0, 0])
+    sd = float(np.sqrt(least_squares_stationary_covariance(problem, step)[0, 0]))
+    scaler = fit_scaler(None, 2, bounds=(theta - 5 * sd, theta + 5 * sd))
+    truth = sgd_coordinate_kernel(problem, step, scaler, n_samples=500, seed=0)
+    args = (problem, step, scaler, truth, [theta + 2 * sd], [40, 80], [theta - 2 * sd], [5, 20])
+    calls = []
+
+    def oracle(states):
+        calls.append(states.size)
+        return one_hot_laws(states[1:], 2)
+
+    out = compare_estimators(*args, n_real=60, laws_fn={"a": oracle, "b": oracle}, seed=3)
+    names = list(out["estimators"])
+    assert names == ["a", "b", *ESTIMATORS[1:]]
+    assert calls == [41, 41, 81, 81]  # every model reads the same prefixes
+    counts = names.index("counts")
+    for key in ("kernel_tv", "pred_w1"):
+        assert np.allclose(out[key][0], out[key][counts])
+        assert np.allclose(out[key][1], out[key][counts])
+    plain = compare_estimators(*args, n_real=60, seed=3)
+    assert np.allclose(out["kernel_tv"][2:], plain["kernel_tv"])
+    with pytest.raises(ValueError, match="classical"):
+        compare_estimators(*args, laws_fn={"counts": oracle})
+    with pytest.raises(ValueError, match="classical"):
+        compare_estimators(*args, laws_fn={})
