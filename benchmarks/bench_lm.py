@@ -235,7 +235,9 @@ def tv(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(a - b).sum(axis=1)
 
 
-def bench_digits(lm: LanguageModel, digits: int, n: int, n_full: int, tol: float) -> dict:
+def bench_digits(
+    lm: LanguageModel, name: str, digits: int, n: int, n_full: int, tol: float
+) -> dict:
     states = ar1_states(n, digits)
     adapter = lm.adapter_for(digits)
     window = min(values_per_window(adapter, lm.max_positions), max(n, 2))
@@ -279,7 +281,7 @@ def bench_digits(lm: LanguageModel, digits: int, n: int, n_full: int, tol: float
             "within_tol": bool((dist <= tol).all()),
         },
     }
-    goal = GOALS.get(lm.name, {}).get(digits)
+    goal = GOALS.get(name, {}).get(digits)
     if goal is not None:
         out["goal_laws_per_s"] = goal
     return out
@@ -291,7 +293,7 @@ def run_one(name: str, n: int, full_values: dict[int, int], tol: float, threads:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         lm, loading = load(name, Path(tmp))
-        results = [bench_digits(lm, d, n, min(full_values[d], n), tol) for d in (2, 3)]
+        results = [bench_digits(lm, name, d, n, min(full_values[d], n), tol) for d in (2, 3)]
     return {
         "model": name,
         "parameters": sum(p.numel() for p in lm.model.parameters()),

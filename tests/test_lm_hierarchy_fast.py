@@ -300,3 +300,21 @@ def test_cache_key_holds_mode_and_tolerance(lms, tmp_path):
     with TokenCounter(lm.model) as full:
         next_state_laws(lm, states, 2, **kwargs)
     assert other_tol.tokens > 0 and full.tokens > 0
+
+
+def test_cached_bound_is_validated(tmp_path):
+    """An entry without a bound, or with a bad one, is a miss for the laws-and-bound reader."""
+    from sgdllm.lm import cache as disk_cache
+
+    laws = np.full((3, 100), 0.01)
+    disk_cache.save_laws(tmp_path, "k", laws, bound=np.array([0.0, 1e-4, 2e-4]))
+    hit = disk_cache.load_laws_and_bound(tmp_path, "k", (3, 100))
+    assert hit is not None
+    np.testing.assert_array_equal(hit[1], [0.0, 1e-4, 2e-4])
+    disk_cache.save_laws(tmp_path, "k", laws)  # laws only
+    assert disk_cache.load_laws_and_bound(tmp_path, "k", (3, 100)) is None
+    assert disk_cache.load_laws(tmp_path, "k", (3, 100)) is not None
+    disk_cache.save_laws(tmp_path, "k", laws, bound=np.array([0.0, -1.0, 0.0]))
+    assert disk_cache.load_laws_and_bound(tmp_path, "k", (3, 100)) is None
+    disk_cache.save_laws(tmp_path, "k", laws, bound=np.zeros(2))
+    assert disk_cache.load_laws_and_bound(tmp_path, "k", (3, 100)) is None
