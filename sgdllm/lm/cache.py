@@ -94,11 +94,8 @@ def _paths(cache_dir: str | Path, key: str) -> tuple[Path, Path]:
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _atomic_write(path: Path, write: Any) -> None:

@@ -84,12 +84,9 @@ class GgufHeader:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 (hex) of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """sha256 (hex) of a file's bytes (:func:`hashlib.file_digest`)."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class _Cursor:
