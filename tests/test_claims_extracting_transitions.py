@@ -142,3 +142,25 @@ def test_kernel_rows_are_the_visited_states(n):
     lo, hi = n["kernel_visited_range"]
     assert hi - lo + 1 >= n["kernel_rows_filled"]
     assert n["kernel_tv_model"] < n["kernel_tv_counts"]
+
+
+# ----------------------------------------------------------------------------- the model ladder
+
+LADDER_CI = ("embedded", "smollm2-135m")
+
+
+def test_ladder_keeps_the_embedded_models_numbers(n):
+    """The per-model keys of the embedded model are the chapter's own numbers (same laws)."""
+    assert n["models_used"] == list(LADDER_CI)
+    same = {
+        "under_bd": "under_bd_model",
+        "under_tv": "under_tv_model",
+        "under_spread": "under_spread",
+        "under_mean_error": "under_mean_error",
+        "over_top_mass": "over_top_mass",
+        "over_top_is_limit": "over_top_is_limit",
+    }
+    for key, chapter_key in same.items():
+        assert n[f"{key}@embedded"] == pytest.approx(n[chapter_key])
+    assert n["under_bd@cv"] == pytest.approx(n["under_bd_cv"])
+    assert n["under_bd@counts"] == pytest.approx(n["under_bd_laplace"])

@@ -170,3 +170,17 @@ def test_classical_exponents_tell_the_regimes_apart(n):
     # rule-of-thumb smoothing blurs the two atoms: its loss hardly moves
     assert all(abs(a) < 0.1 for a in n["alpha_rule"])
     assert min(n["bd_max_rule"]) > 1.0
+
+
+# ----------------------------------------------------------------------------- the model ladder
+
+LADDER_CI = ("embedded", "smollm2-135m")
+
+
+def test_ladder_reads_the_same_series_with_every_model(n):
+    # CI: the first 3 series of each gap, their first 80 values, for both models and CV smoothing
+    assert n["ladder_series"] == 3 and n["ladder_steps"] == 80
+    for m in LADDER_CI:
+        assert n[f"window@{m}"] == n["ladder_steps"]  # both windows hold 80 values
+        assert len(n[f"alpha@{m}"]) == len(n["gaps_used"])
+    assert len(n["alpha@cv"]) == len(n["gaps_used"])
