@@ -79,6 +79,7 @@ __all__ = [
     "build_book",
     "build_html",
     "chapter_key",
+    "chapter_models",
     "chapter_names",
     "chapter_parameters",
     "check_parameter",
@@ -560,6 +561,14 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
+def chapter_models(params: dict[str, Any], declared: dict[str, Any]) -> list[Any]:
+    """The language models a chapter reads: its ``model`` parameter and every id of its
+    ``models`` list (the model ladder, :mod:`sgdllm.lm.ladder`), after defaults."""
+    model = params.get("model", declared.get("model"))
+    models = params.get("models", declared.get("models"))
+    return [model, *(models if isinstance(models, list | tuple) else [models])]
+
+
 def chapter_key(
     layout: BookLayout,
     name: str,
@@ -575,23 +584,29 @@ def chapter_key(
         Chapter name.
     params : dict
         Parameters injected by the executor (profile included, staging paths excluded).
-    model : str or None
-        The chapter's ``model`` parameter after defaults: ``None`` is the embedded model (its
-        weights are package files, already hashed); a local directory has its files hashed; any
-        other string (a Hub id) enters as itself.
+    model : str, None or list of them
+        The chapter's models after defaults (:func:`chapter_models`): ``None`` and
+        ``"embedded"`` are the embedded model (its weights are package files, already hashed);
+        a local directory has its files hashed, a local file (a ``.gguf``) its bytes; any other
+        string (a known model name, pinned with its package's version, or a Hub id) enters as
+        itself.
     """
     digest = hashlib.sha256()
     digest.update(b"notebook\0" + layout.source(name).read_bytes())
     digest.update(b"params\0" + json.dumps(params, sort_keys=True, default=str).encode())
     digest.update(b"libs\0" + json.dumps(_library_versions(), sort_keys=True).encode())
     digest.update(b"sgdllm\0" + _package_digest().encode())
-    if isinstance(model, str) and model:
-        local = Path(model) if Path(model).is_absolute() else layout.root / model
+    for one in model if isinstance(model, list | tuple) else [model]:
+        if not isinstance(one, str) or not one:
+            continue
+        local = Path(one) if Path(one).is_absolute() else layout.root / one
         if local.is_dir():
             digest.update(b"model-dir\0")
             _hash_tree(digest, local)
+        elif local.is_file():
+            digest.update(b"model-file\0" + _sha256_file(local).encode())
         else:
-            digest.update(b"model-id\0" + model.encode())
+            digest.update(b"model-id\0" + one.encode())
     if name in AGGREGATES:
         for other in sorted(layout.records.glob("*.json")):
             if other.stem == name:
@@ -786,7 +801,7 @@ def _plan(
     """Resolve and check the parameters and key of a chapter; ``None`` if it is up to date."""
     params, declared = _resolve_parameters(layout, name, profile, overrides)
     params["profile"] = profile
-    key = chapter_key(layout, name, params, params.get("model", declared.get("model")))
+    key = chapter_key(layout, name, params, chapter_models(params, declared))
     if not force and is_up_to_date(layout, name, key):
         return None
     return _Plan(name, profile, params, key)

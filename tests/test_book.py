@@ -15,6 +15,7 @@ from sgdllm.book import (
     ChapterFailed,
     build_book,
     chapter_key,
+    chapter_models,
     chapter_names,
     chapter_parameters,
     declared_parameters,
@@ -255,6 +256,22 @@ def test_key_covers_a_local_model_directory(tmp_path):
     )
 
 
+def test_key_covers_every_model_of_the_ladder(tmp_path):
+    layout = _mini_book(tmp_path, "pass")
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF v1")
+    params = {"x": 1, "profile": "ci"}
+    ladder = ["embedded", "smollm2-135m", str(gguf)]
+    assert chapter_models({"models": ladder}, {"model": None}) == [None, *ladder]
+    k1 = chapter_key(layout, "demo", params, ladder)
+    assert chapter_key(layout, "demo", params, ladder) == k1
+    gguf.write_bytes(b"GGUF v2")
+    assert chapter_key(layout, "demo", params, ladder) != k1
+    assert chapter_key(layout, "demo", params, ladder[:2]) != chapter_key(
+        layout, "demo", params, ["embedded", "gemma-3-270m"]
+    )
+
+
 def test_chapters_run_in_parallel_and_failures_are_all_named(tmp_path):
     layout = _mini_book(
         tmp_path,
@@ -285,7 +302,7 @@ def test_every_expected_figure_was_produced_by_the_current_inputs(built_book):
         assert record["profile"] == "ci", f"{name} was last executed with another profile"
         params = {**record["parameters"]}
         declared = declared_parameters(built_book.source(name))
-        key = chapter_key(built_book, name, params, params.get("model", declared.get("model")))
+        key = chapter_key(built_book, name, params, chapter_models(params, declared))
         assert record["cache_key"] == key, f"{name} was not rebuilt from its current inputs"
         assert sorted(f["figure"] for f in record["figures"]) == sorted(expected)
         for fig in expected:
