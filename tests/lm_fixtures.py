@@ -170,3 +170,14 @@ def brute_force_laws(lm, states: np.ndarray, digits: int) -> np.ndarray:
             lp = torch.log_softmax(row, dim=-1).numpy()
             logp[t] += lp[np.arange(k), sym[:, level]]
     return np.exp(logp)
+
+
+def tiny_lms() -> dict:
+    """One wrapped tiny model of each tokenizer kind the Hierarchy-PDF tests cover, by kind:
+    ``digit``, ``bpe`` and ``number`` (GPT-2 and LLaMA pairs) and ``digit-llama``."""
+    from sgdllm.lm.load import wrap_model
+
+    out = {kind: wrap_model(*tiny_pair(kind)) for kind in ("digit", "bpe", "number")}
+    tok = digit_tokenizer()
+    out["digit-llama"] = wrap_model(tiny_llama(len(tok), seed=2), tok)
+    return out

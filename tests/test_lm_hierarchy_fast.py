@@ -13,7 +13,13 @@ import functools
 import numpy as np
 import pytest
 import torch
-from lm_fixtures import brute_force_laws, digit_tokenizer, random_states, tiny_llama, tiny_pair
+from lm_fixtures import (
+    brute_force_laws,
+    digit_tokenizer,
+    random_states,
+    tiny_lms,
+    tiny_pair,
+)
 
 import sgdllm.lm.hierarchy as hierarchy
 from sgdllm.lm import load_model, next_state_laws
@@ -30,10 +36,7 @@ KINDS = ["digit", "bpe", "number", "digit-llama"]
 
 @pytest.fixture(scope="module")
 def lms():
-    out = {kind: wrap_model(*tiny_pair(kind)) for kind in ("digit", "bpe", "number")}
-    tok = digit_tokenizer()
-    out["digit-llama"] = wrap_model(tiny_llama(len(tok), seed=2), tok)
-    return out
+    return tiny_lms()
 
 
 @pytest.fixture(scope="module")

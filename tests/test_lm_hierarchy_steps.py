@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from lm_fixtures import brute_force_laws as fixture_brute_force
-from lm_fixtures import digit_tokenizer, random_states, tiny_llama, tiny_pair
+from lm_fixtures import random_states, tiny_lms
 
 from sgdllm.lm import next_state_laws
 from sgdllm.lm.hierarchy import (
@@ -21,17 +21,13 @@ from sgdllm.lm.hierarchy import (
     plan_windows,
     token_cost,
 )
-from sgdllm.lm.load import wrap_model
 
 KINDS = ["digit", "bpe", "number", "digit-llama"]
 
 
 @pytest.fixture(scope="module")
 def lms():
-    out = {kind: wrap_model(*tiny_pair(kind)) for kind in ("digit", "bpe", "number")}
-    tok = digit_tokenizer()
-    out["digit-llama"] = wrap_model(tiny_llama(len(tok), seed=2), tok)
-    return out
+    return tiny_lms()
 
 
 # ----------------------------------------------------------------------------- brute force
