@@ -28,6 +28,8 @@ estimator ``E`` under ``"<name>@<E>"``, with ``<name>`` the input named in :data
 * ``embedded``: the model embedded in the package (``sgdllm/models/default``);
 * a model id as ``sgdllm.lm.load_model`` takes it (``smollm2-135m``, ``gemma-3-270m``, a Hub id);
 * ``counts``: the chapter's counted (or smoothed counted) kernel, the classical reference.
+  Other classical estimators a chapter records for its own comparisons (:data:`CLASSICAL`:
+  ``@cv``, ``@laplace``, ``@ar1``, ...) are not columns of the table.
 
 For example, a chapter that runs SmolLM2 records ``record("convex_near_fraction@smollm2-135m",
 0.24)``; the table grows a column for every estimator found, with no change here. Numbers that
@@ -52,6 +54,7 @@ import numpy as np
 
 __all__ = [
     "CLAIMS",
+    "CLASSICAL",
     "COUNTS",
     "EMBEDDED",
     "FAILS",
@@ -76,6 +79,11 @@ __all__ = [
     "shown_value",
     "summary_sentence",
 ]
+
+#: Classical estimators a chapter records among themselves (``<name>@cv``, ``@laplace``, ...)
+#: for its own comparisons; the table's one classical column is :data:`COUNTS`, so these are
+#: not columns.
+CLASSICAL = ("cv", "laplace", "ar1", "gaussian_cv", "gaussian_rule")
 
 HOLDS = "holds"
 PARTLY = "partly"
@@ -587,7 +595,7 @@ def estimator_inputs(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 out.setdefault(lm if role == "lm" else role, {})[name] = numbers[key]
     for key, value in numbers.items():
         name, sep, estimator = key.rpartition("@")
-        if sep and name and estimator:
+        if sep and name and estimator and estimator not in CLASSICAL:
             out.setdefault(estimator, {})[name] = value
     return out
 

@@ -315,6 +315,16 @@ def test_model_label():
     assert claims.model_label("./models/my-model/") == "my-model"
 
 
+def test_classical_estimators_recorded_by_a_chapter_are_not_columns():
+    record = {
+        "chapter": "scaling_laws",
+        "parameters": {},
+        "numbers": {"alpha@cv": [-1.0, -0.5, 0.0], "alpha@smollm2-135m": [-0.2, -0.3, -0.4]},
+    }
+    assert set(claims.estimator_inputs(record)) == {"smollm2-135m"}
+    assert set(claims.CLASSICAL) >= {"cv", "laplace", "ar1"}
+
+
 def test_order_estimators():
     assert claims.order_estimators({COUNTS, "b", EMBEDDED, "a"}) == [EMBEDDED, "a", "b", COUNTS]
 

@@ -229,3 +229,10 @@ def test_calibration_on_observed_transitions_does_not_rescue_smollm2(n):
     assert n["ladder_not_reproduced_text"] == "SmolLM2-135M"
     # the embedded model's laws need no mixing on the observed likelihood
     assert min(n["mix_weight@embedded"]) > 0.9
+
+
+def test_claims_table_reads_the_exponents_of_all_series_for_the_detailed_model(n):
+    # the introduction's table reads alpha@<model>: for the model read in detail (the embedded
+    # one in CI) that is the fit over all its series, not the short ladder subset's
+    np.testing.assert_allclose(n["alpha@embedded"], n["alpha_model"])
+    assert len(n["ladder_alpha@embedded"]) == len(n["gaps_used"])
