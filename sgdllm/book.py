@@ -1026,7 +1026,68 @@ def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
             'records_dir = "_build/records"\n' if line.startswith("records_dir = ") else line
             for line in lines
         ]
+    _quiet_scaffolding(nb)
+    _number_figures(nb, name)
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def _add_tag(cell: dict[str, Any], tag: str) -> None:
+    tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+    if tag not in tags:
+        tags.append(tag)
+
+
+def _quiet_scaffolding(nb: dict[str, Any]) -> None:
+    """Hide what a reader need not see: papermill's injected parameters cell is removed from
+    the page (``remove-cell``; the notebook keeps it, so it reruns as it ran), and the chapter's
+    own ``parameters`` cell is folded (``hide-input``: one click shows the settings)."""
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags:
+            _add_tag(cell, "remove-cell")
+        elif "parameters" in tags:
+            _add_tag(cell, "hide-input")
+
+
+def _number_figures(nb: dict[str, Any], name: str) -> None:
+    """Turn each figure shown by :meth:`sgdllm.records.Recorder.figure` into a numbered figure.
+
+    The figure's output carries ``metadata.sgdllm.figure`` (label, caption, alt text); its
+    caption follows as a Markdown output (``metadata.sgdllm.caption_of``) for readers of the
+    notebook in Jupyter. For the book, the caption output is dropped and the cell gets myst-nb's
+    ``mystnb.figure`` (name, caption) and ``mystnb.image`` (alt) metadata, which wrap the cell's
+    image in a numbered figure that ``{numref}`` cites. myst-nb wraps every rich output of the
+    cell, so a figure must be the cell's only one: anything else is a ``ValueError`` naming the
+    cell and the fix.
+    """
+    code_cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    for index, cell in enumerate(code_cells, start=1):
+        outputs = cell.get("outputs", [])
+        figures = [o for o in outputs if o.get("metadata", {}).get("sgdllm", {}).get("figure")]
+        if not figures:
+            continue
+        rich = [
+            o
+            for o in outputs
+            if o.get("output_type") in ("display_data", "execute_result")
+            and not o.get("metadata", {}).get("sgdllm", {}).get("caption_of")
+            and not any(k.startswith("application/papermill.record/") for k in o.get("data", {}))
+        ]
+        if len(figures) > 1 or len(rich) > 1:
+            labels = ", ".join(f["metadata"]["sgdllm"]["figure"]["label"] for f in figures)
+            raise ValueError(
+                f"chapter {name!r}, code cell {index} (counting papermill's parameters cell) "
+                f"shows {len(rich)} rich outputs, among them the figure(s) {labels}: a numbered "
+                "figure must be the only rich output of its cell. Put each record.figure(...) "
+                "call in a cell of its own."
+            )
+        meta = figures[0]["metadata"]["sgdllm"]["figure"]
+        cell["outputs"] = [
+            o for o in outputs if not o.get("metadata", {}).get("sgdllm", {}).get("caption_of")
+        ]
+        mystnb = cell.setdefault("metadata", {}).setdefault("mystnb", {})
+        mystnb["figure"] = {"name": meta["label"], "caption": meta["caption"]}
+        mystnb["image"] = {"alt": meta["alt"]}
 
 
 #: Warnings filtered out of the kernels (``PYTHONWARNINGS`` syntax): importing ``tqdm.auto``

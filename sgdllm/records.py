@@ -30,7 +30,9 @@ from typing import Any
 
 __all__ = [
     "Recorder",
+    "alt_text",
     "chapter_table",
+    "figure_label",
     "figure_table",
     "file_mode",
     "load_chapter_records",
@@ -183,17 +185,27 @@ class Recorder:
         self._last = self._start
         self._provenance: dict[str, Any] | None = None  # git and versions: once per chapter
 
-    def __call__(self, name: str, value: Any) -> Any:
-        """Record ``value`` (a number, bool, string or a list of them) under ``name``."""
+    def __call__(self, name: str, value: Any, text: str | None = None) -> None:
+        """Record ``value`` (a number, bool, string or a list of them) under ``name``.
+
+        The exact value goes to the records (the claims tests read it); the text glued for
+        ``{glue:text}`` reads as a sentence would write it (:func:`sgdllm.prose.prose`):
+        booleans as "yes"/"no", lists as "a, b and c". Numbers are glued exactly, so that a
+        format spec in the text (``{glue:text}`name:.2f```) formats the true value. ``text``
+        replaces the glued words, e.g. ``text=sgdllm.prose.scientific(x)`` for "4.6 × 10⁻¹³".
+
+        Returns nothing, so that a cell ending with a record shows no stray value.
+        """
         value = _plain(value)
         _check_finite(name, value)
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"text of {name!r} must be a string, got {type(text).__name__}")
         self.numbers[name] = value
         if self.glue:
             from myst_nb import glue
 
-            glue(name, value, display=False)
+            glue(name, _Glued(_glue_text(value) if text is None else text), display=False)
         write_json_atomic(self.path, self.numbers)
-        return value
 
     def figure(
         self,
@@ -204,6 +216,7 @@ class Recorder:
         seed: int | None = None,
         model: Any = None,
         show: bool = True,
+        alt: str | None = None,
     ) -> None:
         """Save ``fig`` with its record, show it with its caption, and close it.
 
@@ -225,6 +238,15 @@ class Recorder:
             The language model behind the figure, if any.
         show : bool
             Display the figure and its caption (in a notebook).
+        alt : str, optional
+            Alternative text: what the figure shows, for a reader who cannot see it. Default:
+            the caption's first sentence, without its Markdown.
+
+        In the book, the figure is numbered and can be cited as
+        ``{numref}`fig-<chapter>-<name>``` (:func:`figure_label`): its output carries the label,
+        caption and alt text, which the executor turns into a numbered figure
+        (:func:`sgdllm.book` moves them to the cell's ``mystnb`` metadata). A cell shows at most
+        one figure and nothing else besides.
 
         Returns nothing (so that a notebook cell ending with this call shows no output);
         :meth:`figure_path` gives the file.
@@ -241,6 +263,9 @@ class Recorder:
             raise ValueError(f"figure {name!r} needs a caption that says what to see")
         if not fig.get_axes():
             raise ValueError(f"figure {name!r} has no axes: nothing was drawn")
+        if alt is not None and (not isinstance(alt, str) or not alt.strip()):
+            raise ValueError(f"alt text of figure {name!r} must be a non-empty string")
+        alt = alt.strip() if alt is not None else alt_text(caption)
         identity = model_identity(model)
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         png = self.figure_path(name)
@@ -262,6 +287,8 @@ class Recorder:
             "source": self.source,
             "file": png.name,
             "caption": caption.strip(),
+            "label": figure_label(self.chapter, name),
+            "alt": alt,
             "seed": seed,
             "model": identity,
             "wall_time_s": round(now - self._last, 3),
@@ -274,10 +301,13 @@ class Recorder:
         if show:
             from IPython.display import Markdown, display
 
-            display(fig)
             url = source_url(self.root, self.source)
             where = f"[`{self.source}`]({url})" if url else f"`{self.source}`"
-            display(Markdown(f"**Figure `{name}`.** {caption.strip()} *Source: {where}.*"))
+            text = f"{caption.strip()} *Source: {where}.*"
+            label = figure_label(self.chapter, name)
+            meta = {"label": label, "caption": text, "alt": alt}
+            display(fig, metadata={"sgdllm": {"figure": meta}})
+            display(Markdown(text), metadata={"sgdllm": {"caption_of": label}})
         plt.close(fig)
 
     def _run_provenance(self) -> dict[str, Any]:
@@ -290,6 +320,44 @@ class Recorder:
     def figure_path(self, name: str) -> Path:
         """Where :meth:`figure` saved (or will save) the figure ``name``."""
         return self.figures_dir / f"{name}.png"
+
+
+def figure_label(chapter: str, name: str) -> str:
+    """The cross-reference label of a recorded figure: ``fig-<chapter>-<name>``, cited in the
+    text as ``{numref}`fig-<chapter>-<name>```."""
+    return f"fig-{chapter}-{name}"
+
+
+def alt_text(caption: str, limit: int = 250) -> str:
+    """Alternative text from a Markdown caption: its first sentence, without links, emphasis,
+    code marks or math dollars, at most ``limit`` characters."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", caption)  # [text](url) -> text
+    text = re.sub(r"[*`$]", "", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z(])", text, maxsplit=1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+
+
+class _Glued:
+    """A value whose text (``repr``, myst-nb's ``text/plain``) is the given words."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _glue_text(value: Any) -> str:
+    """The ``text/plain`` glued for a recorded value: numbers exactly (``repr``, which myst-nb
+    parses back for a format spec), strings bare, booleans and lists in words."""
+    from sgdllm.prose import prose
+
+    if isinstance(value, bool) or isinstance(value, (list, tuple)):
+        return prose(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return str(value) if isinstance(value, str) else prose(value)
 
 
 def _plain(value: Any) -> Any:

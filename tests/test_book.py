@@ -321,3 +321,31 @@ def test_reproducibility_appendix_lists_every_chapter_and_figure(built_book):
     assert n["n_chapters"] == len(others)
     assert n["n_figures"] == sum(len(expected_figures(built_book, c)) for c in others)
     assert n["profiles"] == ["ci"]
+
+
+def test_published_figures_are_numbered_and_scaffolding_hidden(tmp_path):
+    layout = _mini_book(tmp_path, FIGURE_CODE)
+    execute_chapter(layout, "demo", profile="ci")
+    cells = json.loads((layout.published / "demo.ipynb").read_text())["cells"]
+    tags = [c["metadata"].get("tags", []) for c in cells]
+    assert any("injected-parameters" in t and "remove-cell" in t for t in tags)
+    assert any("parameters" in t and "hide-input" in t for t in tags)
+    (figure_cell,) = [c for c in cells if c["metadata"].get("mystnb")]
+    mystnb = figure_cell["metadata"]["mystnb"]
+    assert mystnb["figure"]["name"] == "fig-demo-line"
+    assert mystnb["figure"]["caption"].startswith("A line of slope x.")
+    assert mystnb["image"] == {"alt": "A line of slope x."}
+    kinds = [o["output_type"] for o in figure_cell["outputs"] if "image/png" in o.get("data", {})]
+    assert kinds == ["display_data"]
+    assert not any(
+        o.get("metadata", {}).get("sgdllm", {}).get("caption_of") for o in figure_cell["outputs"]
+    ), "the caption moves into the figure"
+
+
+def test_a_figure_sharing_its_cell_is_refused_naming_the_fix(tmp_path):
+    second = "fig, ax = plt.subplots()\nax.plot([1, 0])\nrecord.figure(fig, 'two', caption='B.')\n"
+    code = FIGURE_CODE + second
+    layout = _mini_book(tmp_path, code)
+    with pytest.raises((ChapterFailed, ValueError), match="cell of its own"):
+        execute_chapter(layout, "demo", profile="ci")
+    assert not (layout.published / "demo.ipynb").exists()

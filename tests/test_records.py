@@ -114,3 +114,34 @@ def test_tables_list_every_record(tmp_path):
     assert [f["figure"] for f in figs] == ["f"]
     text = figure_table(figs)
     assert "Pipes \\| are escaped." in text and "org/m (unknown)" in text
+
+
+def test_glued_text_is_words_and_numbers_stay_exact(tmp_path, monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, v, display: glued.update({name: repr(v)}))
+    record = Recorder("ch", tmp_path / "records")
+    assert record("flag", np.bool_(True)) is None, "a record echoes nothing"
+    record("ts", np.array([10, 30, 100]))
+    record("x", 0.2193407)
+    record("tiny", 4.6e-13, text="4.6 × 10⁻¹³")
+    assert glued == {
+        "flag": "yes",
+        "ts": "10, 30 and 100",
+        "x": "0.2193407",
+        "tiny": "4.6 × 10⁻¹³",
+    }
+    saved = json.loads(record.path.read_text())
+    assert saved == {"flag": True, "ts": [10, 30, 100], "x": 0.2193407, "tiny": 4.6e-13}
+    with pytest.raises(TypeError, match="text of 'y'"):
+        record("y", 1.0, text=1.0)
+
+
+def test_alt_text_is_the_captions_first_sentence():
+    from sgdllm.records import alt_text, figure_label
+
+    caption = "Law of $\\theta_t$ from [the runs](http://x) and `counts`. Right: more."
+    assert alt_text(caption) == "Law of \\theta_t from the runs and counts."
+    assert len(alt_text("word " * 100)) <= 250
+    assert figure_label("side_by_side", "estimators") == "fig-side_by_side-estimators"

@@ -1,0 +1,48 @@
+"""The checks of tests/book_html.py, on pages made to fail them and on pages that pass."""
+
+from __future__ import annotations
+
+from book_html import page_problems
+
+
+def _page(body: str) -> str:
+    return f'<html><body><article class="bd-article">{body}</article></body></html>'
+
+
+def test_clean_prose_passes():
+    html = _page(
+        "<p>Errors 0.224, 0.159 and 0.038 at t = 10, 30 and 100; values in [0.15, 0.85]; "
+        "<code>record('x', [1, 2, 3])</code> and <span class='math'>[1, 2, 3]</span> are not "
+        "prose; 4.6 × 10⁻¹³ apart.</p>"
+        '<div class="cell_output"><figure><img alt="Four runs of SGD." src="a.png">'
+        '<figcaption><span class="caption-number">Fig. 1 </span>Runs.</figcaption></figure>'
+        '<div class="output stream"><pre>printed table</pre></div></div>'
+    )
+    assert page_problems(html) == []
+
+
+def test_each_kind_of_problem_is_found():
+    html = _page(
+        "<p>errors [0.2236, 0.1589, 0.0379] at [10, 30, 100]</p>"
+        "<li>kernel True, predictions False</li>"
+        "<p>the first 2 run(s) and 6.7e-12 apart, loss 0.012286100963855628</p>"
+        "<td>profile(s) ['ci']</td>"
+        '<div class="cell tag_injected-parameters"></div>'
+        '<div class="cell_output"><div class="output text_plain"><pre>0.0123</pre></div>'
+        '<img alt="aae2fcc01d81b21efc5bbc4f1eb8fb884fd888ed9368b15be82f7b16a77d881e.png" '
+        'src="b.png"></div>'
+    )
+    problems = "\n".join(page_problems(html))
+    for what in (
+        "a Python list",
+        "a Python boolean",
+        "a pluralization",
+        "Python's exponent notation",
+        "5 or more decimals",
+        "injected parameters",
+        "stray text output",
+        "unnumbered figure",
+        "without alternative text",
+    ):
+        assert what in problems, what
+    assert problems.count("a Python list") == 3
