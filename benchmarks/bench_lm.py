@@ -20,6 +20,10 @@ For an AR(1) series of ``--values`` values (``x' = 0.9 x + eps``, seed 0), discr
   fewer values by default: say so when quoting it), laws/s and tokens;
 * **TV**: the fast path on those same first values against full refinement, every law: the
   largest total variation, whether each is within its reported bound and within ``tol``;
+* **ceiling**: the most laws/s any batching of the fast path's tokens could give here, the
+  teacher-forced tokens/s over the fast path's tokens per value (a branch token costs at least
+  a teacher-forced one: ~2 x parameters flops), with the GFLOP/s the floor achieved; it says
+  whether a laws/s goal is reachable at this ``tol`` on this machine at all;
 * **load**: first load and cached load, peak resident memory (psutil, sampled every 5 ms).
   ``sgdllm.lm.load_model(name)`` loads the model when the name is known
   (``sgdllm.lm.registry``); "first" then runs with an empty weights cache (``$SGDLLM_CACHE``
@@ -281,10 +285,37 @@ def bench_digits(
             "within_tol": bool((dist <= tol).all()),
         },
     }
+    out["ceiling"] = ceiling(lm, floor, fast, n)
     goal = GOALS.get(name, {}).get(digits)
     if goal is not None:
         out["goal_laws_per_s"] = goal
+        out["ceiling"]["goal_reachable_at_this_tol"] = bool(
+            out["ceiling"]["laws_per_s_at_teacher_forced_speed"] >= goal
+        )
     return out
+
+
+def ceiling(lm: LanguageModel, floor: dict, fast: dict, n: int) -> dict:
+    """The most laws/s the fast path could give on this machine at its token count.
+
+    The teacher-forced pass is the cheapest way to push tokens through the model (every position
+    in one batched forward, full matrix-multiply efficiency); a branch token of Hierarchy-PDF
+    costs at least as much (the same ~2 x parameters flops of its own, plus attention to the
+    cache). So with ``k`` tokens per value (``fast.tokens / n``), no batching or scheduling of
+    the same tokens can read more than ``teacher-forced tokens/s / k`` laws/s. Also given: the
+    flops per token and what the teacher-forced pass achieved (GFLOP/s), to compare with the
+    machine's peak.
+    """
+    params = sum(p.numel() for p in lm.model.parameters())
+    tokens_per_s = floor["tokens"] / floor["s"]
+    per_value = fast["tokens"] / n
+    return {
+        "tokens_per_value": round(per_value, 2),
+        "teacher_forced_tokens_per_s": round(tokens_per_s, 1),
+        "laws_per_s_at_teacher_forced_speed": round(tokens_per_s / per_value, 2),
+        "gflop_per_token": round(2 * params / 1e9, 4),
+        "teacher_forced_gflop_per_s": round(2 * params * tokens_per_s / 1e9, 1),
+    }
 
 
 def run_one(name: str, n: int, full_values: dict[int, int], tol: float, threads: int | None):

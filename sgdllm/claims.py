@@ -721,8 +721,14 @@ def _count(n: int, noun: str) -> str:
 
 
 def estimator_title(estimator: str) -> str:
-    """Column title of an estimator."""
-    return {EMBEDDED: "embedded model", COUNTS: "counts"}.get(estimator, f"`{estimator}`")
+    """Column title of an estimator: "embedded model", "counts", the name of a model of the
+    ladder (:func:`sgdllm.lm.ladder.model_title`, e.g. "SmolLM2-135M"), or any other id as
+    code."""
+    if estimator in (EMBEDDED, COUNTS):
+        return {EMBEDDED: "embedded model", COUNTS: "counts"}[estimator]
+    from .lm.ladder import LADDER, model_title  # loads torch: only when a table is made
+
+    return model_title(estimator) if estimator in LADDER else f"`{estimator}`"
 
 
 def _letters(n: int) -> list[str]:
@@ -797,7 +803,7 @@ def claims_markdown(
         summary_sentence(estimators, rows),
         "",
         f":::{{table}} The claims of the paper's poster and abstract, tested on this book's "
-        f"numbers: for each model and for the counted kernels, the number(s) that test a claim "
+        f"numbers: for each model and for the counted kernels, the numbers that test a claim "
         f"and the verdict read from them by the rule beside them (made from the chapters' "
         f"records of the profile {' and '.join(profiles)}, commit {', '.join(commits)}).",
         f":name: {name}",

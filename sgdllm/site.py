@@ -53,6 +53,8 @@ __all__ = [
     "mathjax_source",
     "names_sgdllm_object",
     "resolve_short_reference",
+    "settings_markdown",
+    "settings_table_directive",
     "setup",
 ]
 
@@ -403,6 +405,76 @@ def claims_table_directive() -> type:
     return ClaimsTable
 
 
+def settings_markdown(root: str | Path, parameters: list[str]) -> str:
+    """A table of the published book's settings: for each chapter of ``_toc.yml`` (in order)
+    that declares one of ``parameters``, the default of its ``parameters`` cell (the ``book``
+    profile), written in words (:func:`sgdllm.prose.prose`; model ids by their titles).
+    Chapters link to their pages."""
+    import yaml
+
+    from .book import BookLayout, declared_parameters
+    from .prose import prose
+
+    layout = BookLayout(Path(root))
+    toc = yaml.safe_load((layout.root / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    names = [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/chapters/")]
+    lines = [
+        "| chapter | " + " | ".join(parameters) + " |",
+        "| --- | " + " | ".join("---" for _ in parameters) + " |",
+    ]
+    for name in names:
+        source = layout.source(name)
+        if not source.is_file():
+            continue
+        declared = declared_parameters(source)
+        if not any(p in declared for p in parameters):
+            continue
+        cells = []
+        for p in parameters:
+            value = declared.get(p)
+            if p == "models" and isinstance(value, list):
+                from .lm.ladder import model_title
+
+                value = [model_title(str(v)) for v in value]
+            cells.append("—" if value is None else prose(value))
+        lines.append(f"| {{doc}}`/book/chapters/{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def settings_table_directive() -> type:
+    """The ``book-settings`` directive: :func:`settings_markdown`, parsed as MyST.
+
+    Option ``parameters``: the parameter names, separated by spaces (e.g. ``digits models``).
+    The chapters' sources become dependencies of the page.
+    """
+    from docutils import nodes
+    from docutils.parsers.rst import directives
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    class BookSettings(SphinxDirective):
+        has_content = False
+        option_spec: ClassVar[dict[str, Any]] = {"parameters": directives.unchanged_required}
+
+        def run(self) -> list[nodes.Node]:
+            parameters = self.options.get("parameters", "").split()
+            if not parameters:
+                raise self.error("book-settings: give :parameters: (e.g. digits models)")
+            root = Path(self.env.srcdir)
+            for source in sorted((root / "notebooks").glob("*.md")):
+                self.env.note_dependency(str(source))
+            try:
+                text = settings_markdown(root, parameters)
+            except (OSError, ValueError) as err:
+                raise self.error(f"book-settings: {err}") from err
+            container = nodes.container(classes=["sgdllm-settings"])
+            self.state.nested_parse(StringList(text.splitlines()), self.content_offset, container)
+            return [container]
+
+    return BookSettings
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point (``sphinx: extra_extensions: [sgdllm.site]`` in ``_config.yml``)."""
     app.add_config_value("sgdllm_launch_branch", "", "html", types=[str])
@@ -414,4 +486,5 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("missing-reference", _missing_reference)
     app.add_directive("claims-table", claims_table_directive())
+    app.add_directive("book-settings", settings_table_directive())
     return {"parallel_read_safe": True, "parallel_write_safe": True}

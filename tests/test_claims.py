@@ -298,7 +298,7 @@ def test_numbers_per_model_add_a_column():
     others = {r.claim.key: r.cells["smollm2-135m"].verdict for r in rows}
     assert others["cost"] == HOLDS and others["scaling_law"] is None
     header, table = table_rows(claims.claims_markdown(records))
-    assert header[2:5] == ["embedded model", "`smollm2-135m`", "counts"]
+    assert header[2:5] == ["embedded model", "SmolLM2-135M", "counts"]
     assert check_table(header, table) == []
 
 

@@ -318,3 +318,20 @@ def test_launch_buttons_open_the_executed_notebook_on_the_launch_branch(built_bo
         assert colab in anchors, f"{name}: no Colab link {colab}"
         assert REPO in anchors
         assert any(a.startswith(f"{REPO}/issues/new") for a in anchors)
+
+
+def test_settings_table_reads_each_chapters_declared_defaults():
+    from sgdllm.book import declared_parameters
+    from sgdllm.site import settings_markdown
+
+    text = settings_markdown(ROOT, ["digits", "models"])
+    rows = {
+        line.split("`")[1].rsplit("/", 1)[-1]: [c.strip() for c in line.split("|")[2:-1]]
+        for line in text.splitlines()[2:]
+    }
+    digits = declared_parameters(ROOT / "notebooks" / "extracting_transitions.md")["digits"]
+    assert rows["extracting_transitions"][0] == str(digits)
+    assert "SmolLM2-135M" in rows["extracting_transitions"][1]
+    assert "[" not in text and "'" not in text, "values in words, not Python"
+    assert "reproducibility" not in rows, "a chapter without these parameters is left out"
+    assert text.splitlines()[0] == "| chapter | digits | models |"
