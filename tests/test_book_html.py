@@ -46,4 +46,3 @@ def test_each_kind_of_problem_is_found():
     ):
         assert what in problems, what
     assert problems.count("a Python list") == 3
-
