@@ -1027,6 +1027,7 @@ def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
             for line in lines
         ]
     _quiet_scaffolding(nb)
+    _hide_record_calls(nb)
     _number_figures(nb, name)
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
@@ -1047,6 +1048,61 @@ def _quiet_scaffolding(nb: dict[str, Any]) -> None:
             _add_tag(cell, "remove-cell")
         elif "parameters" in tags:
             _add_tag(cell, "hide-input")
+
+
+def _is_record_call(statement: ast.stmt) -> bool:
+    """Whether a top-level statement is a bare call on the chapter's recorder: ``record(...)``
+    or ``record.<method>(...)`` (``record.figure``)."""
+    if not isinstance(statement, ast.Expr) or not isinstance(statement.value, ast.Call):
+        return False
+    func = statement.value.func
+    if isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id == "record"
+
+
+def _hide_record_calls(nb: dict[str, Any]) -> None:
+    """Take the recorder's calls out of the code a reader sees.
+
+    A chapter reports its numbers with top-level ``record(name, value)`` statements and saves its
+    figures with ``record.figure(...)``: bookkeeping for the claims tests and the glued text, not
+    code a reader learns from. In the published notebook each such statement (all its lines) is
+    removed from its cell's source; the cell's outputs stay as they ran (the glued values, the
+    figure). A cell left with no code has its input removed from the page (``remove-input``).
+    Calls nested in a loop or a function, and lines shared with another statement, stay. The
+    chapter's source in ``notebooks/`` keeps every call: rerun it to record.
+    """
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") != "code" or "injected-parameters" in tags:
+            continue
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:  # IPython magics: leave the cell as it is
+            continue
+        kept_lines: set[int] = set()
+        for statement in body:
+            if not _is_record_call(statement):
+                kept_lines.update(range(statement.lineno, statement.end_lineno + 1))
+        dropped = {
+            line
+            for statement in body
+            if _is_record_call(statement)
+            for line in range(statement.lineno, statement.end_lineno + 1)
+            if line not in kept_lines
+        }
+        if not dropped:
+            continue
+        lines = [
+            line
+            for number, line in enumerate(source.splitlines(keepends=True), start=1)
+            if number not in dropped
+        ]
+        text = "".join(lines).rstrip()
+        cell["source"] = text.splitlines(keepends=True)
+        if not ast.parse(text).body:  # nothing but comments or blank lines left
+            _add_tag(cell, "remove-input")
 
 
 def _number_figures(nb: dict[str, Any], name: str) -> None:

@@ -13,6 +13,7 @@ from sgdllm import book
 from sgdllm.book import (
     BookLayout,
     ChapterFailed,
+    _hide_record_calls,
     build_book,
     chapter_key,
     chapter_models,
@@ -330,6 +331,8 @@ def test_published_figures_are_numbered_and_scaffolding_hidden(tmp_path):
     tags = [c["metadata"].get("tags", []) for c in cells]
     assert any("injected-parameters" in t and "remove-cell" in t for t in tags)
     assert any("parameters" in t and "hide-input" in t for t in tags)
+    shown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "ax.plot([0, x])" in shown and "record(" not in shown and "record.figure" not in shown
     (figure_cell,) = [c for c in cells if c["metadata"].get("mystnb")]
     mystnb = figure_cell["metadata"]["mystnb"]
     assert mystnb["figure"]["name"] == "fig-demo-line"
@@ -340,6 +343,35 @@ def test_published_figures_are_numbered_and_scaffolding_hidden(tmp_path):
     assert not any(
         o.get("metadata", {}).get("sgdllm", {}).get("caption_of") for o in figure_cell["outputs"]
     ), "the caption moves into the figure"
+
+
+def _code_cell(source: str, tags: list[str] | None = None) -> dict:
+    return {"cell_type": "code", "source": source, "metadata": {"tags": tags or []}, "outputs": []}
+
+
+def test_record_calls_leave_the_code_a_reader_sees_and_their_outputs_stay():
+    glued = {"output_type": "display_data", "data": {"text/plain": "1"}, "metadata": {}}
+    mixed = _code_cell(
+        "y = x + 1\nrecord(\n    'y', y,\n)\nz = y * 2  # kept\nrecord.figure(fig, 'f')\n"
+    )
+    mixed["outputs"] = [glued]
+    only = _code_cell("# the claims test reads these\nrecord('a', 1)\nrecord('b', [1, 2])\n")
+    nested = _code_cell("for m in ms:\n    record(m, 1)\n")
+    shared = _code_cell("a = 1; record('a', a)\n")
+    magic = _code_cell("%time record('a', 1)\n")
+    other = _code_cell("recorder('a', 1)\nrecords.append(2)\n")
+    injected = _code_cell("record('x', 1)\n", tags=["injected-parameters"])
+    nb = {"cells": [mixed, only, nested, shared, magic, other, injected]}
+    _hide_record_calls(nb)
+    assert "".join(mixed["source"]) == "y = x + 1\nz = y * 2  # kept"
+    assert mixed["outputs"] == [glued] and "remove-input" not in mixed["metadata"]["tags"]
+    assert "remove-input" in only["metadata"]["tags"]
+    assert "record" not in "".join(only["source"])
+    assert nested["source"] == "for m in ms:\n    record(m, 1)\n", "a nested call stays"
+    assert shared["source"] == "a = 1; record('a', a)\n", "a line shared with code stays"
+    assert magic["source"] == "%time record('a', 1)\n"
+    assert other["source"] == "recorder('a', 1)\nrecords.append(2)\n"
+    assert injected["source"] == "record('x', 1)\n"
 
 
 def test_a_figure_sharing_its_cell_is_refused_naming_the_fix(tmp_path):
