@@ -60,13 +60,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .records import provenance, write_json_atomic
+from .records import library_versions, provenance, write_json_atomic
 
 __all__ = [
     "AGGREGATES",
@@ -552,13 +551,7 @@ def _package_digest() -> str:
 
 
 def _library_versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for lib in _KEY_LIBRARIES:
-        try:
-            out[lib] = version(lib)
-        except PackageNotFoundError:
-            out[lib] = "absent"
-    return out
+    return library_versions(_KEY_LIBRARIES)
 
 
 def chapter_models(params: dict[str, Any], declared: dict[str, Any]) -> list[Any]:

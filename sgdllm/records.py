@@ -35,9 +35,12 @@ __all__ = [
     "figure_label",
     "figure_table",
     "file_mode",
+    "library_table",
+    "library_versions",
     "load_chapter_records",
     "load_figure_records",
     "model_identity",
+    "parameter_table",
     "provenance",
     "source_url",
     "write_json_atomic",
@@ -85,6 +88,38 @@ def _git(root: Path, *args: str) -> str:
         return "unknown"
 
 
+#: The libraries whose versions a record lists (distribution names on PyPI): the numerical
+#: stack, the language models' stack and the book's tooling.
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "pot",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "gguf",
+    "matplotlib",
+    "papermill",
+    "jupytext",
+    "myst-nb",
+    "jupyter-book",
+)
+
+
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed version of Python and of each distribution in ``names`` ("absent" if missing)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
 def provenance(root: str | os.PathLike[str] = ".") -> dict[str, Any]:
     """Git commit (and whether the tree is dirty), package and library versions, date, host."""
     from importlib.metadata import version
@@ -99,6 +134,7 @@ def provenance(root: str | os.PathLike[str] = ".") -> dict[str, Any]:
         "sgdllm_version": version("sgdllm"),
         "numpy_version": numpy.__version__,
         "python_version": platform.python_version(),
+        "libraries": library_versions(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -433,23 +469,44 @@ def chapter_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def _parameter_text(parameters: dict[str, Any] | None) -> str:
+    return ", ".join(
+        f"{k}={v}"
+        for k, v in sorted((parameters or {}).items())
+        if k not in ("profile", "records_dir")
+    )
+
+
+def parameter_table(records: list[dict[str, Any]]) -> str:
+    """Markdown table: each chapter and the parameters its profile set (the others kept the
+    defaults of its ``parameters`` cell)."""
+    rows = ["| chapter | parameters set by the profile |", "| --- | --- |"]
+    for r in records:
+        rows.append(f"| {r['chapter']} | {_cell(_parameter_text(r.get('parameters'))) or '-'} |")
+    return "\n".join(rows)
+
+
 def figure_table(figures: list[dict[str, Any]]) -> str:
-    """Markdown table of figure records: name, seed, model, wall time, parameters, caption."""
+    """Markdown table of figure records, one row each: chapter, figure label, seed, language
+    model (id and the start of its weights' sha256) and the wall time of the cells that drew it.
+    Captions and parameters are left to the chapters and to :func:`parameter_table`."""
     rows = [
-        "| figure | seed | model (weights sha256) | wall time (s) | parameters | caption |",
-        "| --- | ---: | --- | ---: | --- | --- |",
+        "| chapter | figure | seed | model (weights sha256) | wall time (s) |",
+        "| --- | --- | ---: | --- | ---: |",
     ]
     for f in figures:
         model = f.get("model")
         model_text = f"{model['id']} ({_short(model['weights_sha256'], 12)})" if model else "-"
-        params = ", ".join(
-            f"{k}={v}"
-            for k, v in sorted((f.get("parameters") or {}).items())
-            if k not in ("profile", "records_dir")
-        )
         seed = "-" if f.get("seed") is None else f["seed"]
         rows.append(
-            f"| `{f['figure']}` | {seed} | {_cell(model_text)} | {f['wall_time_s']:.1f} | "
-            f"{_cell(params) or '-'} | {_cell(f['caption'])} |"
+            f"| {f['chapter']} | `{figure_label(f['chapter'], f['figure'])}` | {seed} | "
+            f"{_cell(model_text)} | {f['wall_time_s']:.1f} |"
         )
+    return "\n".join(rows)
+
+
+def library_table(versions: dict[str, str]) -> str:
+    """Markdown table of library versions (:func:`library_versions`)."""
+    rows = ["| library | version |", "| --- | --- |"]
+    rows += [f"| {name} | {v} |" for name, v in versions.items()]
     return "\n".join(rows)

@@ -1,6 +1,7 @@
 """Records: numbers and figures a chapter reports, with their provenance."""
 
 import json
+import platform
 
 import matplotlib
 import numpy as np
@@ -10,9 +11,13 @@ from sgdllm.records import (
     Recorder,
     chapter_table,
     figure_table,
+    library_table,
+    library_versions,
     load_chapter_records,
     load_figure_records,
     model_identity,
+    parameter_table,
+    provenance,
     source_url,
     write_json_atomic,
 )
@@ -113,7 +118,25 @@ def test_tables_list_every_record(tmp_path):
     figs = load_figure_records(tmp_path / "figures")
     assert [f["figure"] for f in figs] == ["f"]
     text = figure_table(figs)
-    assert "Pipes \\| are escaped." in text and "org/m (unknown)" in text
+    assert "| a_chapter | `fig-a_chapter-f` | 1 | org/m (unknown) |" in text
+    assert "Pipes" not in text, "captions stay in their chapters"
+    loaded[0]["parameters"] = {"profile": "ci", "records_dir": "x", "n": 3, "tag": "a|b"}
+    assert "| b_chapter | n=3, tag=a\\|b |" in parameter_table(loaded)
+    assert "| a_chapter | - |" in parameter_table(loaded)
+
+
+def test_library_versions_name_every_library_and_flag_absent_ones():
+    versions = library_versions(("numpy", "no-such-distribution-xyz"))
+    assert versions["python"] == platform.python_version()
+    assert versions["numpy"] == np.__version__
+    assert versions["no-such-distribution-xyz"] == "absent"
+    table = library_table(versions)
+    assert table.splitlines()[2:] == [
+        f"| python | {platform.python_version()} |",
+        f"| numpy | {np.__version__} |",
+        "| no-such-distribution-xyz | absent |",
+    ]
+    assert {"torch", "transformers", "pot", "jupyter-book"} <= set(provenance()["libraries"])
 
 
 def test_glued_text_is_words_and_numbers_stay_exact(tmp_path, monkeypatch):
