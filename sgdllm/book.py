@@ -955,8 +955,9 @@ def _run_chapter(
         figures, run_id = _finish_figures(
             name, run_figures, plan.profile, plan.params, plan.key, wall
         )
+        arrays = sorted(p.stem for p in run_figures.glob("*.npz"))
         notebook = run_dir / "chapter.ipynb"
-        notebook.write_text(_portable_notebook(executed.read_text(), layout, name))
+        notebook.write_text(_portable_notebook(executed.read_text(), layout, name, arrays))
         record = {
             "chapter": name,
             "source": str(source.relative_to(layout.root)),
@@ -965,6 +966,7 @@ def _run_chapter(
             "wall_time_s": round(wall, 2),
             "numbers": numbers,
             "figures": figures,
+            "arrays": arrays,
             "run_id": run_id,
             "cache_key": plan.key,
             "notebook_sha256": _sha256_file(notebook),
@@ -997,11 +999,16 @@ def _publish(layout: BookLayout, name: str, run_dir: Path, parent_pid: int | Non
         _rename(run_dir / "record.json", layout.records / f"{name}.json")
 
 
-def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
+def _portable_notebook(
+    text: str, layout: BookLayout, name: str, arrays: list[str] | tuple[str, ...] = ()
+) -> str:
     """The executed notebook as readers get it: papermill's injected ``records_dir`` (a staging
     folder of this machine) is reset to the default ``"_build/records"`` and its metadata paths
     are made relative to the repository, so that the published notebook shows no local path and
-    reruns anywhere (Binder, Colab, a download)."""
+    reruns anywhere (Binder, Colab, a download). Scaffolding is hidden
+    (:func:`_quiet_scaffolding`, :func:`_hide_record_calls`), figures numbered
+    (:func:`_number_figures`), and a last section links the chapter's downloads
+    (:func:`_downloads_cell`: its record and the ``arrays`` it saved)."""
     nb = json.loads(text)
     meta = nb.get("metadata", {}).get("papermill", {})
     if meta:
@@ -1022,7 +1029,26 @@ def _portable_notebook(text: str, layout: BookLayout, name: str) -> str:
     _quiet_scaffolding(nb)
     _hide_record_calls(nb)
     _number_figures(nb, name)
+    nb.setdefault("cells", []).append(_downloads_cell(layout, name, arrays))
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def _downloads_cell(layout: BookLayout, name: str, arrays: list[str] | tuple[str, ...]) -> dict:
+    """A Markdown cell linking (Sphinx ``{download}``, paths from the book's root) the chapter's
+    record, ``<records>/<name>.json`` (every recorded number with its provenance), and each
+    ``<figures>/<name>/<array>.npz`` that :meth:`sgdllm.records.Recorder.arrays` saved."""
+    records = layout.records.relative_to(layout.root).as_posix()
+    figures = layout.figures.relative_to(layout.root).as_posix()
+    lines = [
+        "## Downloads\n",
+        "\n",
+        f"- {{download}}`The chapter's numbers and their provenance (JSON) "
+        f"</{records}/{name}.json>`\n",
+    ]
+    lines += [
+        f"- {{download}}`Arrays: {a} (NumPy .npz) </{figures}/{name}/{a}.npz>`\n" for a in arrays
+    ]
+    return {"cell_type": "markdown", "metadata": {}, "source": lines}
 
 
 def _add_tag(cell: dict[str, Any], tag: str) -> None:

@@ -217,6 +217,7 @@ class Recorder:
         self.source = f"notebooks/{chapter}.md"
         self.run_id = uuid.uuid4().hex
         self.figures: list[str] = []
+        self._arrays: list[str] = []
         self._start = time.perf_counter()
         self._last = self._start
         self._provenance: dict[str, Any] | None = None  # git and versions: once per chapter
@@ -345,6 +346,57 @@ class Recorder:
             display(fig, metadata={"sgdllm": {"figure": meta}})
             display(Markdown(text), metadata={"sgdllm": {"caption_of": label}})
         plt.close(fig)
+
+    def arrays(self, name: str, **arrays: Any) -> None:
+        """Save key arrays of the chapter for readers to download: ``<name>.npz`` beside the
+        chapter's figures (``numpy.savez_compressed``, written through a temporary file and an
+        atomic rename). The book links every such file at the end of the chapter, next to the
+        chapter's record (its numbers and provenance).
+
+        Parameters
+        ----------
+        name : str
+            File stem, lowercase letters, digits, ``_`` and ``-``; unique within the chapter.
+        **arrays : array_like
+            The arrays, by the names they get in the file (``numpy.load(f)[key]``); numbers
+            only, finite.
+
+        Returns nothing; :meth:`arrays_path` gives the file.
+        """
+        import numpy as np
+
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"arrays name {name!r} must be lowercase letters, digits, '_' or '-' (a file stem)"
+            )
+        if not arrays:
+            raise ValueError(f"arrays {name!r}: pass at least one array, as key=value")
+        path = self.arrays_path(name)
+        if name in self._arrays:
+            raise ValueError(f"chapter {self.chapter!r} already saved arrays named {name!r}")
+        values = {}
+        for key, value in arrays.items():
+            a = np.asarray(value)
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"arrays {name!r}: {key!r} is {a.dtype}, not numbers")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"arrays {name!r}: {key!r} holds NaN or infinity")
+            values[key] = a
+        self.figures_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".npz")
+        os.fchmod(fd, file_mode())
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez_compressed(fh, **values)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._arrays.append(name)
+
+    def arrays_path(self, name: str) -> Path:
+        """Where :meth:`arrays` saved (or will save) the arrays ``name``."""
+        return self.figures_dir / f"{name}.npz"
 
     def _run_provenance(self) -> dict[str, Any]:
         """:func:`provenance` of this run (its git calls made once, at the first figure), with

@@ -6,6 +6,7 @@ import os
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT, load_numbers
 
@@ -108,6 +109,7 @@ record("x_used", x)
 fig, ax = plt.subplots()
 ax.plot([0, x])
 record.figure(fig, "line", caption="A line of slope x.", seed=7)
+record.arrays("line_data", ends=[0, x])
 """
 
 
@@ -333,6 +335,12 @@ def test_published_figures_are_numbered_and_scaffolding_hidden(tmp_path):
     assert any("parameters" in t and "hide-input" in t for t in tags)
     shown = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     assert "ax.plot([0, x])" in shown and "record(" not in shown and "record.figure" not in shown
+    downloads = "".join(cells[-1]["source"])
+    assert cells[-1]["cell_type"] == "markdown" and downloads.startswith("## Downloads")
+    assert "</_build/records/demo.json>" in downloads
+    assert "</_build/figures/demo/line_data.npz>" in downloads
+    assert np.load(layout.figures / "demo" / "line_data.npz")["ends"].tolist() == [0, 2]
+    assert json.loads((layout.records / "demo.json").read_text())["arrays"] == ["line_data"]
     (figure_cell,) = [c for c in cells if c["metadata"].get("mystnb")]
     mystnb = figure_cell["metadata"]["mystnb"]
     assert mystnb["figure"]["name"] == "fig-demo-line"

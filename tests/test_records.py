@@ -168,3 +168,23 @@ def test_alt_text_is_the_captions_first_sentence():
     assert alt_text(caption) == "Law of \\theta_t from the runs and counts."
     assert len(alt_text("word " * 100)) <= 250
     assert figure_label("side_by_side", "estimators") == "fig-side_by_side-estimators"
+
+
+def test_arrays_are_saved_whole_and_bad_arrays_refused_before_writing(tmp_path):
+    rec = Recorder("ch", tmp_path / "records", glue=False)
+    rec.arrays("kernel", q=np.eye(3), steps=[1, 2, 3])
+    with np.load(rec.arrays_path("kernel")) as f:
+        assert np.array_equal(f["q"], np.eye(3)) and f["steps"].tolist() == [1, 2, 3]
+    assert rec.arrays_path("kernel") == tmp_path / "figures" / "ch" / "kernel.npz"
+    with pytest.raises(ValueError, match="already saved arrays"):
+        rec.arrays("kernel", q=np.eye(2))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        rec.arrays("bad", q=[1.0, np.nan])
+    with pytest.raises(TypeError, match="not numbers"):
+        rec.arrays("words", q=["a", "b"])
+    with pytest.raises(ValueError, match="at least one array"):
+        rec.arrays("empty")
+    with pytest.raises(ValueError, match="file stem"):
+        rec.arrays("Bad Name", q=[1])
+    files = sorted(p.name for p in (tmp_path / "figures" / "ch").iterdir())
+    assert files == ["kernel.npz"], "a refused call writes nothing"
