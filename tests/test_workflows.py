@@ -289,3 +289,11 @@ def test_publish_executed_in_a_fork_pushes_nothing_and_warns(scratch_repo):
     assert result.returncode == 0
     assert "::warning::" in result.stdout and "someone/fork" in result.stdout
     assert _git("branch", "--list", cwd=remote) == ""
+
+
+def test_the_workflows_install_the_cpu_build_of_torch_as_binder_does():
+    binder = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in binder["dependencies"] if isinstance(d, dict))
+    (index,) = [line.split()[1] for line in pip if line.startswith("--extra-index-url")]
+    for name in ("ci.yml", "publish.yml"):
+        assert load_workflow(name)["env"]["PIP_EXTRA_INDEX_URL"] == index, name
