@@ -24,8 +24,9 @@ that static configuration cannot:
 * **Launch buttons that find executed notebooks.** Pages are the executed notebooks
   ``book/chapters/<name>.ipynb``, generated and never committed to the source branch. The
   repository and issue buttons point at the source branch (``repository.branch``); the Binder
-  and Colab buttons are moved to ``sgdllm_launch_branch``, the branch CI publishes with the
-  executed notebooks (see :func:`launch_url_on_branch` and the book's introduction).
+  and Colab buttons are moved to ``sgdllm_launch_branch``, the branch that the publishing
+  workflow (``.github/workflows/publish.yml``) pushes with the executed notebooks (see
+  :func:`launch_url_on_branch` and the book's introduction).
 * **The repository's address, typed once.** ``repository.url`` of ``_config.yml`` is the only
   place the repository's address is written. :func:`repository_substitutions` turns it into MyST
   substitutions (``{{ colab_install }}`` in ``book/intro.md``), and ``.ci/publish-executed``
