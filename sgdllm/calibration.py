@@ -1,7 +1,7 @@
 """Calibrating next-state laws on the transitions a series shows, never on the truth.
 
 Chapters: *Extracting transition probabilities*, *In-context scaling laws*, *Predicting SGD*,
-*Side by side*, *Adaptive optimizers*, *Your own trajectories*.
+*Side by side, and uncertainty*, *Adaptive optimizers as Markov chains*, *Your own trajectories*.
 
 A language model's in-context law of the next state may put its peak in the right place and be
 too wide (or too sharp), or be worse than counting on some rows and better on others. The only

@@ -1,6 +1,8 @@
 """Distances between laws on the state grid, and properties of a chain.
 
-Chapter: *Evaluating kernels* (and *Convergence* for the stationary law and the spectral gap).
+Chapters: *Extracting transition probabilities* and *Imputation* (distances between a kernel and
+the true one), *SGD as a Markov chain* and *In-context scaling laws* (the spectral gap), *Predicting
+SGD* and *The model predicting its own training* (moments and stationary law of predicted laws).
 
 The distances compare two laws over the ``K`` states of one coordinate, the way Liu et al.
 (2024), "LLMs learn governing principles of dynamical systems, revealing an in-context neural

@@ -1,6 +1,6 @@
 """Predicting SGD from new starts with matrix products instead of gradients.
 
-Chapter: *Predicting convergence*.
+Chapter: *Predicting SGD*.
 
 Once every row of a kernel ``P`` of a coordinate is defined (:func:`sgdllm.impute.impute`),
 the law of the discretized coordinate after ``t`` steps from a start law ``p_0`` is

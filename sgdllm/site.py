@@ -1,6 +1,6 @@
 """The book's web side: a Sphinx extension that makes the built HTML work offline.
 
-Jupyter Book loads it through ``sphinx: extra_extensions`` in ``_config.yml``. It does four things
+Jupyter Book loads it through ``sphinx: extra_extensions`` in ``_config.yml``. It does five things
 that static configuration cannot:
 
 * **MathJax from the book itself.** Sphinx and Jupyter Book load MathJax 3 from a CDN by default,
@@ -24,8 +24,13 @@ that static configuration cannot:
 * **Launch buttons that find executed notebooks.** Pages are the executed notebooks
   ``book/chapters/<name>.ipynb``, generated and never committed to the source branch. The
   repository and issue buttons point at the source branch (``repository.branch``); the Binder
-  and Colab buttons are moved to ``sgdllm_launch_branch``, the branch CI publishes with the
-  executed notebooks (see :func:`launch_url_on_branch` and the book's introduction).
+  and Colab buttons are moved to ``sgdllm_launch_branch``, the branch that the publishing
+  workflow (``.github/workflows/publish.yml``) pushes with the executed notebooks (see
+  :func:`launch_url_on_branch` and the book's introduction).
+* **The repository's address, typed once.** ``repository.url`` of ``_config.yml`` is the only
+  place the repository's address is written. :func:`repository_substitutions` turns it into MyST
+  substitutions (``{{ colab_install }}`` in ``book/intro.md``), and ``.ci/publish-executed``
+  reads it to push the executed notebooks.
 * **The claims table, made when the book is built.** The directive ``claims-table`` (in
   ``book/intro.md``) reads the chapters' records in ``_build/records/`` and renders
   :func:`sgdllm.claims.claims_markdown` in place: the paper's claims, the numbers that test them
@@ -52,6 +57,7 @@ __all__ = [
     "launch_url_on_branch",
     "mathjax_source",
     "names_sgdllm_object",
+    "repository_substitutions",
     "resolve_short_reference",
     "settings_markdown",
     "settings_table_directive",
@@ -200,6 +206,36 @@ def launch_url_on_branch(url: str, repo_url: str, branch: str, new_branch: str) 
                 segments[j] = new_branch
                 return urlunsplit(parts._replace(path="/".join(segments)))
     return url
+
+
+def repository_substitutions(repo_url: str, branch: str, launch_branch: str) -> dict[str, str]:
+    """MyST substitutions that quote the repository, for pages that must not type its address.
+
+    ``repo_url`` and ``branch`` are ``repository.url`` and ``repository.branch`` of
+    ``_config.yml``, ``launch_branch`` its ``sgdllm_launch_branch``. ``colab_install`` is the
+    first cell a Colab user runs: installing this package, with the book's extra, from the source
+    branch; ``source_branch`` and ``launch_branch`` are the two branches' names as code.
+
+    >>> repository_substitutions("https://github.com/o/r", "main", "executed")["colab_install"]
+    '`!pip install "sgdllm[book] @ git+https://github.com/o/r@main"`'
+    """
+    if not repo_url or not branch:
+        raise ValueError("_config.yml sets no repository.url or repository.branch")
+    return {
+        "colab_install": f'`!pip install "sgdllm[book] @ git+{repo_url}@{branch}"`',
+        "source_branch": f"`{branch}`",
+        "launch_branch": f"`{launch_branch or branch}`",
+    }
+
+
+def _add_repository_substitutions(app: Any, config: Any) -> None:
+    """``config-inited``: :func:`repository_substitutions` under any ``myst_substitutions``."""
+    options = config.html_theme_options or {}
+    url, branch = options.get("repository_url", ""), options.get("repository_branch", "")
+    if not url:
+        return  # not built by Jupyter Book from _config.yml: no repository to quote
+    substitutions = repository_substitutions(url, branch, config.sgdllm_launch_branch)
+    config.myst_substitutions = {**substitutions, **(config.myst_substitutions or {})}
 
 
 _MISSING = object()
@@ -479,6 +515,7 @@ def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point (``sphinx: extra_extensions: [sgdllm.site]`` in ``_config.yml``)."""
     app.add_config_value("sgdllm_launch_branch", "", "html", types=[str])
     app.connect("config-inited", _configure_mathjax, priority=900)
+    app.connect("config-inited", _add_repository_substitutions, priority=900)
     # after MyST's own builder-inited handler, which fills mathjax3_config
     app.connect("builder-inited", _use_local_mathjax, priority=900)
     # after sphinx-book-theme's add_launch_buttons (priority 501)

@@ -6,11 +6,13 @@ Fast tests check ``sgdllm.site`` and the configuration; the ``slow`` ones read t
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import pkgutil
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -21,7 +23,9 @@ from sgdllm import site
 from sgdllm.book import chapter_names
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-REPO = "https://github.com/sgdllm/sgdllm"
+REPO = CONFIG["repository"]["url"]  # typed there only (tests/test_repository_url.py)
+OWNER_REPO = urlsplit(REPO).path.strip("/")
+EXAMPLE = "https://github.com/o/r"  # a repository for the unit tests of launch URLs
 
 # Modules the API reference leaves out on purpose: the ``python -m sgdllm`` shim.
 NOT_IN_API = {"sgdllm.__main__"}
@@ -72,17 +76,17 @@ def test_mathjax2_config_is_merged_under_the_users():
     ("url", "expected"),
     [
         (
-            "https://mybinder.org/v2/gh/sgdllm/sgdllm/main?urlpath=lab/tree/book/chapters/a.ipynb",
-            "https://mybinder.org/v2/gh/sgdllm/sgdllm/executed?urlpath=lab/tree/book/chapters/a.ipynb",
+            "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/chapters/a.ipynb",
+            "https://mybinder.org/v2/gh/o/r/executed?urlpath=lab/tree/book/chapters/a.ipynb",
         ),
         (
-            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/main/book/chapters/a.ipynb",
-            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/executed/book/chapters/a.ipynb",
+            "https://colab.research.google.com/github/o/r/blob/main/book/chapters/a.ipynb",
+            "https://colab.research.google.com/github/o/r/blob/executed/book/chapters/a.ipynb",
         ),
         # a branch-like word elsewhere in the path is left alone
         (
-            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/dev/main/a.ipynb",
-            "https://colab.research.google.com/github/sgdllm/sgdllm/blob/dev/main/a.ipynb",
+            "https://colab.research.google.com/github/o/r/blob/dev/main/a.ipynb",
+            "https://colab.research.google.com/github/o/r/blob/dev/main/a.ipynb",
         ),
         # another repository is left alone
         (
@@ -92,15 +96,67 @@ def test_mathjax2_config_is_merged_under_the_users():
     ],
 )
 def test_launch_url_on_branch(url, expected):
-    assert site.launch_url_on_branch(url, REPO, "main", "executed") == expected
+    assert site.launch_url_on_branch(url, EXAMPLE, "main", "executed") == expected
 
 
 def test_launch_url_on_branch_without_a_new_branch_is_identity():
-    url = "https://mybinder.org/v2/gh/sgdllm/sgdllm/main?urlpath=lab"
-    assert site.launch_url_on_branch(url, REPO, "main", "") == url
-    assert site.launch_url_on_branch(url, REPO, "main", "main") == url
+    url = "https://mybinder.org/v2/gh/o/r/main?urlpath=lab"
+    assert site.launch_url_on_branch(url, EXAMPLE, "main", "") == url
+    assert site.launch_url_on_branch(url, EXAMPLE, "main", "main") == url
     with pytest.raises(ValueError, match="OWNER/REPO"):
-        site.launch_url_on_branch(url, "https://github.com/sgdllm", "main", "x")
+        site.launch_url_on_branch(url, "https://github.com/o", "main", "x")
+
+
+def test_repository_substitutions_quote_the_configured_repository():
+    subs = site.repository_substitutions(EXAMPLE, "main", "executed")
+    assert subs == {
+        "colab_install": f'`!pip install "sgdllm[book] @ git+{EXAMPLE}@main"`',
+        "source_branch": "`main`",
+        "launch_branch": "`executed`",
+    }
+    assert site.repository_substitutions(EXAMPLE, "dev", "")["launch_branch"] == "`dev`"
+    with pytest.raises(ValueError, match=r"repository\.url"):
+        site.repository_substitutions("", "main", "executed")
+
+
+def test_intro_quotes_the_repository_through_substitutions(tmp_path):
+    """A Sphinx build with the book's MyST settings renders the intro's substitutions from the
+    repository options, as Jupyter Book passes them from ``_config.yml``."""
+    from sphinx.application import Sphinx
+
+    intro = (ROOT / "book" / "intro.md").read_text()
+    used = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", intro))
+    assert {"colab_install", "launch_branch", "source_branch"} <= used
+    assert used <= set(site.repository_substitutions(EXAMPLE, "main", "x"))
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text("")
+    (src / "index.md").write_text(
+        "# Page\n\nRun {{ colab_install }} from {{ launch_branch }}, not {{ source_branch }}.\n"
+    )
+    config = {
+        "extensions": ["myst_parser", "sgdllm.site"],
+        "myst_enable_extensions": ["substitution"],
+        "html_theme_options": {"repository_url": EXAMPLE, "repository_branch": "main"},
+        "sgdllm_launch_branch": "executed",
+    }
+    app = Sphinx(
+        src,
+        src,
+        tmp_path / "html",
+        tmp_path / "doctrees",
+        "html",
+        confoverrides=config,
+        status=None,
+        warning=None,
+        freshenv=True,
+    )
+    app.build()
+    html = (tmp_path / "html" / "index.html").read_text()
+    assert "{{" not in html
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+    assert f'Run !pip install "sgdllm[book] @ git+{EXAMPLE}@main" from executed, not main.' in text
 
 
 # --------------------------------------------------------------------------- short references
@@ -156,6 +212,7 @@ def test_names_sgdllm_object_distinguishes_undocumented_from_broken():
 
 def test_config_repository_launch_and_extensions():
     assert CONFIG["repository"] == {"url": REPO, "branch": "main", "path_to_book": "."}
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPO)
     assert CONFIG["html"]["use_repository_button"] is True
     assert CONFIG["html"]["use_issues_button"] is True
     launch = CONFIG["launch_buttons"]
@@ -312,8 +369,8 @@ def test_launch_buttons_open_the_executed_notebook_on_the_launch_branch(built_bo
         page = built_book.html / "book" / "chapters" / f"{name}.html"
         anchors = _assets(page).anchors
         path = f"book/chapters/{name}.ipynb"
-        binder = f"https://mybinder.org/v2/gh/sgdllm/sgdllm/{branch}?urlpath=lab/tree/{path}"
-        colab = f"https://colab.research.google.com/github/sgdllm/sgdllm/blob/{branch}/{path}"
+        binder = f"https://mybinder.org/v2/gh/{OWNER_REPO}/{branch}?urlpath=lab/tree/{path}"
+        colab = f"https://colab.research.google.com/github/{OWNER_REPO}/blob/{branch}/{path}"
         assert binder in anchors, f"{name}: no Binder link {binder}"
         assert colab in anchors, f"{name}: no Colab link {colab}"
         assert REPO in anchors
