@@ -523,7 +523,7 @@ def chapter_table(records: list[dict[str, Any]]) -> str:
 
 def _parameter_text(parameters: dict[str, Any] | None) -> str:
     return ", ".join(
-        f"{k}={v}"
+        f"`{k}={v!r}`"
         for k, v in sorted((parameters or {}).items())
         if k not in ("profile", "records_dir")
     )

@@ -121,7 +121,7 @@ def test_tables_list_every_record(tmp_path):
     assert "| a_chapter | `fig-a_chapter-f` | 1 | org/m (unknown) |" in text
     assert "Pipes" not in text, "captions stay in their chapters"
     loaded[0]["parameters"] = {"profile": "ci", "records_dir": "x", "n": 3, "tag": "a|b"}
-    assert "| b_chapter | n=3, tag=a\\|b |" in parameter_table(loaded)
+    assert "| b_chapter | `n=3`, `tag='a\\|b'` |" in parameter_table(loaded)
     assert "| a_chapter | - |" in parameter_table(loaded)
 
 
