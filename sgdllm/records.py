@@ -549,7 +549,8 @@ def figure_table(figures: list[dict[str, Any]]) -> str:
     for f in figures:
         model = f.get("model")
         model_text = f"{model['id']} ({_short(model['weights_sha256'], 12)})" if model else "-"
-        seed = "-" if f.get("seed") is None else f["seed"]
+        seed = f.get("seed")
+        seed = "-" if seed is None else seed if isinstance(seed, int) else f"`{seed}`"
         rows.append(
             f"| {f['chapter']} | `{figure_label(f['chapter'], f['figure'])}` | {seed} | "
             f"{_cell(model_text)} | {f['wall_time_s']:.1f} |"

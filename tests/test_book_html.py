@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from book_html import page_problems
+
+from sgdllm.book import chapter_names
 
 
 def _page(body: str) -> str:
@@ -46,3 +49,15 @@ def test_each_kind_of_problem_is_found():
     ):
         assert what in problems, what
     assert problems.count("a Python list") == 3
+
+
+@pytest.mark.slow
+def test_built_pages_show_readers_no_scaffolding_or_python(built_book):
+    """Every chapter and the introduction, as built: no raw lists or booleans in prose, no
+    injected parameters, no stray outputs, every figure numbered with alt text. (The API
+    reference is left out: Python signatures are its subject.)"""
+    html = built_book.root / "_build" / "html" / "book"
+    pages = [*sorted((html / "chapters").glob("*.html")), html / "intro.html"]
+    assert len(pages) == len(chapter_names(built_book.root)) + 1
+    problems = [f"{p.name}: {x}" for p in pages for x in page_problems(p.read_text())]
+    assert problems == [], "\n".join(problems)
