@@ -1048,7 +1048,7 @@ def _downloads_cell(layout: BookLayout, name: str, arrays: list[str] | tuple[str
     lines += [
         f"- {{download}}`Arrays: {a} (NumPy .npz) </{figures}/{name}/{a}.npz>`\n" for a in arrays
     ]
-    return {"cell_type": "markdown", "metadata": {}, "source": lines}
+    return {"cell_type": "markdown", "id": "sgdllm-downloads", "metadata": {}, "source": lines}
 
 
 def _add_tag(cell: dict[str, Any], tag: str) -> None:

@@ -434,7 +434,10 @@ def claims_table_directive() -> type:
                 text = claims_markdown(load_claim_records(folder))
             except (OSError, ValueError) as err:
                 raise self.error(f"claims-table: {err}") from err
-            container = nodes.container(classes=["sgdllm-claims"])
+            # full-width (sphinx-book-theme): the six columns spread into the right margin,
+            # whose table of contents the theme hides while the table is in view. A compound,
+            # not a container: the theme resets the width of ".docutils.container"
+            container = nodes.compound(classes=["sgdllm-claims", "full-width"])
             self.state.nested_parse(StringList(text.splitlines()), self.content_offset, container)
             return [container]
 

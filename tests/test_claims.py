@@ -402,6 +402,7 @@ def test_directive_renders_a_numbered_table_and_fails_on_a_broken_link(tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     html = (tmp_path / "good" / "_build" / "html" / "intro.html").read_text()
     assert 'id="tbl-claims"' in html and "Table 1" in html
+    assert 'class="sgdllm-claims full-width compound"' in html, "spread into the margin"
     assert "<strong>partly</strong>" in html and "Predicting SGD: a convex problem" in html
     # a section label the table links to is gone: the nitpicky build fails, naming it
     _mini_book(tmp_path / "broken", synthetic_records(), labels[1:])
