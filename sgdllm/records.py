@@ -43,6 +43,8 @@ __all__ = [
     "parameter_table",
     "provenance",
     "source_url",
+    "table_label",
+    "table_markdown",
     "write_json_atomic",
 ]
 
@@ -218,6 +220,7 @@ class Recorder:
         self.run_id = uuid.uuid4().hex
         self.figures: list[str] = []
         self._arrays: list[str] = []
+        self._tables: list[str] = []
         self._start = time.perf_counter()
         self._last = self._start
         self._provenance: dict[str, Any] | None = None  # git and versions: once per chapter
@@ -347,6 +350,68 @@ class Recorder:
             display(Markdown(text), metadata={"sgdllm": {"caption_of": label}})
         plt.close(fig)
 
+    def table(self, name: str, header: list[str], rows: list[list[Any]], caption: str) -> None:
+        """Show a numbered, captioned table, cited as ``{numref}`tbl-<chapter>-<name>```.
+
+        The table is displayed as MyST Markdown (a ``{table}`` directive with its label), which
+        the book renders (``nb_render_markdown_format: myst``) as a numbered table. Cells are
+        written as they are given: strings as they are (Markdown allowed), numbers with
+        :func:`sgdllm.prose.prose` (lists as words); ``|`` is escaped. Returns nothing.
+
+        Parameters
+        ----------
+        name : str
+            Label stem, lowercase letters, digits, ``_`` and ``-``; unique within the chapter.
+        header : list of str
+            Column titles.
+        rows : list of lists
+            One list per row, as long as ``header``.
+        caption : str
+            What the table shows (Markdown, one paragraph).
+        """
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"table name {name!r} must be lowercase letters, digits, '_' or '-' (a stem)"
+            )
+        if not caption or not caption.strip():
+            raise ValueError(f"table {name!r} needs a caption that says what it shows")
+        bad = [i for i, row in enumerate(rows) if len(row) != len(header)]
+        if not header or bad:
+            raise ValueError(
+                f"table {name!r}: every row needs {len(header)} cells, one per column "
+                f"(rows {bad} do not)"
+            )
+        self._show_table(
+            name, table_markdown(table_label(self.chapter, name), header, rows, caption)
+        )
+
+    def markdown_table(self, name: str, markdown: str, caption: str) -> None:
+        """:meth:`table` for a table already written in Markdown (``| a | b |`` lines, e.g.
+        :func:`chapter_table`'s): shown numbered and captioned, cited as
+        ``{numref}`tbl-<chapter>-<name>```."""
+        lines = markdown.strip().splitlines()
+        if len(lines) < 2 or not all(line.lstrip().startswith("|") for line in lines):
+            raise ValueError(
+                f"table {name!r}: pass a Markdown table (a header line, a '| --- |' line, then "
+                "one line per row, each starting with '|'), or use record.table(name, header, "
+                "rows, caption)"
+            )
+        if not caption or not caption.strip():
+            raise ValueError(f"table {name!r} needs a caption that says what it shows")
+        label = table_label(self.chapter, name)
+        text = "\n".join(
+            [f":::{{table}} {' '.join(caption.split())}", f":name: {label}", "", *lines, ":::"]
+        )
+        self._show_table(name, text)
+
+    def _show_table(self, name: str, text: str) -> None:
+        from IPython.display import Markdown, display
+
+        if name in self._tables:
+            raise ValueError(f"chapter {self.chapter!r} already showed a table named {name!r}")
+        display(Markdown(text))
+        self._tables.append(name)
+
     def arrays(self, name: str, **arrays: Any) -> None:
         """Save key arrays of the chapter for readers to download: ``<name>.npz`` beside the
         chapter's figures (``numpy.savez_compressed``, written through a temporary file and an
@@ -414,6 +479,34 @@ def figure_label(chapter: str, name: str) -> str:
     """The cross-reference label of a recorded figure: ``fig-<chapter>-<name>``, cited in the
     text as ``{numref}`fig-<chapter>-<name>```."""
     return f"fig-{chapter}-{name}"
+
+
+def table_label(chapter: str, name: str) -> str:
+    """The cross-reference label of a table shown by :meth:`Recorder.table`:
+    ``tbl-<chapter>-<name>``."""
+    return f"tbl-{chapter}-{name}"
+
+
+def table_markdown(label: str, header: list[str], rows: list[list[Any]], caption: str) -> str:
+    """A MyST ``{table}`` directive: caption, ``:name:`` label, and a Markdown table whose cells
+    are strings as given and other values in words (:func:`sgdllm.prose.prose`). The directive
+    is colon-fenced (``:::``): a backtick fence may not hold backticks in its first line, and a
+    caption may hold code."""
+    from sgdllm.prose import prose
+
+    def cell(value: Any) -> str:
+        text = value if isinstance(value, str) else prose(_plain(value))
+        return _cell(text)
+
+    lines = [
+        f":::{{table}} {' '.join(caption.split())}",
+        f":name: {label}",
+        "",
+        "| " + " | ".join(cell(h) for h in header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join([*lines, ":::"])
 
 
 def alt_text(caption: str, limit: int = 250) -> str:

@@ -19,6 +19,8 @@ from sgdllm.records import (
     parameter_table,
     provenance,
     source_url,
+    table_label,
+    table_markdown,
     write_json_atomic,
 )
 
@@ -189,3 +191,46 @@ def test_arrays_are_saved_whole_and_bad_arrays_refused_before_writing(tmp_path):
         rec.arrays("Bad Name", q=[1])
     files = sorted(p.name for p in (tmp_path / "figures" / "ch").iterdir())
     assert files == ["kernel.npz"], "a refused call writes nothing"
+
+
+def test_table_is_a_labelled_myst_table_with_cells_in_words(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
+    text = table_markdown(
+        "tbl-ch-t", ["model", "W1 | TV", "ok"], [["a", 0.25, True]], "Errors\nby model."
+    )
+    assert text.splitlines() == [
+        ":::{table} Errors by model.",
+        ":name: tbl-ch-t",
+        "",
+        "| model | W1 \\| TV | ok |",
+        "| --- | --- | --- |",
+        "| a | 0.25 | yes |",
+        ":::",
+    ]
+    assert table_label("ch", "t") == "tbl-ch-t"
+    rec = Recorder("ch", tmp_path / "records", glue=False)
+    rec.table("t", ["a"], [[[1, 2, 3]]], caption="Numbers.")
+    assert len(shown) == 1 and "| 1, 2 and 3 |" in shown[0]
+    with pytest.raises(ValueError, match="already showed a table"):
+        rec.table("t", ["a"], [[1]], caption="Again.")
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        rec.table("u", ["a", "b"], [[1]], caption="Short row.")
+    with pytest.raises(ValueError, match="needs a caption"):
+        rec.table("v", ["a"], [[1]], caption=" ")
+
+
+def test_markdown_table_wraps_a_ready_table_and_refuses_other_text(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
+    rec = Recorder("ch", tmp_path / "records", glue=False)
+    rec.markdown_table("m", "| a | b |\n| --- | --- |\n| 1 | 2 |\n", caption="Two.")
+    assert shown == [":::{table} Two.\n:name: tbl-ch-m\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n:::"]
+    with pytest.raises(ValueError, match="pass a Markdown table"):
+        rec.markdown_table("n", "a, b\n1, 2", caption="CSV.")
+    with pytest.raises(ValueError, match="already showed a table"):
+        rec.markdown_table("m", "| a |\n| --- |", caption="Again.")
