@@ -513,7 +513,8 @@ def mlp_parameters(n_in: int, width: int, depth: int = 2, n_out: int = 1) -> int
 
     .. math::
 
-        P(w) = (n_{\\mathrm{in}} + 1) w + (\\mathrm{depth} - 1)(w + 1) w + (w + 1) n_{\\mathrm{out}}.
+        P(w) = (n_{\\mathrm{in}} + 1) w + (\\mathrm{depth} - 1)(w + 1) w
+               + (w + 1) n_{\\mathrm{out}}.
 
     Examples
     --------
