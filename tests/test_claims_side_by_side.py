@@ -7,7 +7,8 @@ is the worst kernel; counts improve with more context; the exact kernel's predic
 floor. The embedded language model's standing is pinned honestly (the best kernel, but
 predictions whose error grows with the horizon, from a stationary law far too wide): if another
 default model makes those pins fail, the chapter's text must be revised with them. Cost:
-only the deterministic flop model is asserted, never a timing.
+only the deterministic flop model is asserted, never a timing -- on least squares and on a
+real network, with the language models' reading cost and its break-even.
 """
 
 from __future__ import annotations
