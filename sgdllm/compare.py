@@ -24,10 +24,19 @@ standard error (:func:`mean_and_se`).
 The cost side: :func:`flop_counts` models the arithmetic of predicting ``m`` laws by matrix
 products against simulating ``m x R`` SGD runs, and :func:`time_prediction_and_sgd` measures
 both; :func:`crossover` finds where the two costs meet.
+
+The poster's claim, as it states it -- matrix products against forward and backward
+propagation -- is tested on a real network: :func:`time_network_sgd` trains a torch MLP of
+:func:`mlp_parameters` ``P`` with SGD (:func:`network_sgd_flops`, about ``6 P b`` flops a
+step), :func:`time_kernel_prediction` moves laws through one ``K x K`` kernel per parameter
+(:func:`kernel_prediction_flops`), :func:`reading_flops` is what the language model pays to
+read every coordinate's series, and :func:`cost_with_reading` says when the savings of the
+predictions pay that back.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -45,12 +54,19 @@ from .sgd import run_sgd
 __all__ = [
     "ESTIMATORS",
     "compare_estimators",
+    "cost_with_reading",
     "crossover",
     "estimate_kernels",
     "flop_counts",
     "kernel_errors",
+    "kernel_prediction_flops",
     "mean_and_se",
+    "mlp_parameters",
+    "network_sgd_flops",
     "ranking",
+    "reading_flops",
+    "time_kernel_prediction",
+    "time_network_sgd",
     "time_prediction_and_sgd",
 ]
 
@@ -485,3 +501,302 @@ def crossover(x: ArrayLike, ratio: ArrayLike) -> float:
             frac = -lr[i] / (lr[i + 1] - lr[i])
             return float(np.exp(lx[i] + frac * (lx[i + 1] - lx[i])))
     return float("nan")
+
+
+# ----------------------------------------------------------------------------- a real network
+
+
+def mlp_parameters(n_in: int, width: int, depth: int = 2, n_out: int = 1) -> int:
+    """Parameters of the fully connected network of :func:`time_network_sgd`.
+
+    ``depth`` hidden layers of ``width`` units (weights and biases):
+
+    .. math::
+
+        P(w) = (n_{\\mathrm{in}} + 1) w + (\\mathrm{depth} - 1)(w + 1) w
+               + (w + 1) n_{\\mathrm{out}}.
+
+    Examples
+    --------
+    >>> mlp_parameters(2, 3, depth=2)  # 3*3 + 4*3 + 4*1
+    25
+    """
+    for name, v in (("n_in", n_in), ("width", width), ("depth", depth), ("n_out", n_out)):
+        _check_positive_int(name, v)
+    return (n_in + 1) * width + (depth - 1) * (width + 1) * width + (width + 1) * n_out
+
+
+def network_sgd_flops(n_params: int, batch_size: int, steps: int, n_runs: int = 1) -> float:
+    """Flops of ``n_runs`` SGD runs of ``steps`` steps on a network of ``n_params`` parameters.
+
+    A forward pass costs about one multiply and one add per parameter and example
+    (``2 P b``), the backward pass twice that (gradients of the activations and of the
+    weights, ``4 P b``), the update ``2 P``:
+
+    .. math::
+
+        C_{\\mathrm{SGD}} = R \\, T \\, (6 b + 2) \\, P.
+    """
+    for name, v in (
+        ("n_params", n_params),
+        ("batch_size", batch_size),
+        ("steps", steps),
+        ("n_runs", n_runs),
+    ):
+        _check_positive_int(name, v)
+    return float(n_runs) * float(steps) * (6.0 * batch_size + 2.0) * float(n_params)
+
+
+def kernel_prediction_flops(n_coords: int, n_states: int, n_starts: int, steps: int) -> float:
+    """Flops of predicting ``m`` laws ``T`` steps ahead with one dense kernel per coordinate.
+
+    Read per coordinate, as the paper does (the diagonal blocks of the block kernel), a
+    network of ``P`` parameters has ``P`` kernels of ``K x K``; each step is one
+    ``(m, K) @ (K, K)`` product per coordinate:
+
+    .. math::
+
+        C_{\\mathrm{predict}} = 2 \\, m \\, T \\, P \\, K^2 .
+    """
+    for name, v in (
+        ("n_coords", n_coords),
+        ("n_states", n_states),
+        ("n_starts", n_starts),
+        ("steps", steps),
+    ):
+        _check_positive_int(name, v)
+    return 2.0 * n_starts * steps * float(n_coords) * float(n_states) ** 2
+
+
+def reading_flops(n_coords: int, n_values: int, lm_params: int, tokens_per_value: int) -> float:
+    """Flops of a language model reading every coordinate's series once.
+
+    A forward pass costs about ``2 P_lm`` flops per token; each of the ``P`` coordinates'
+    series of ``n`` values is written with ``tau`` tokens a value (``digits`` digit tokens
+    and a comma: ``tau = digits + 1``):
+
+    .. math::
+
+        C_{\\mathrm{read}} = 2 \\, P_{\\mathrm{lm}} \\, \\tau \\, n \\, P .
+
+    This is the teacher-forced pass alone; refining the digit laws (Hierarchy-PDF) adds
+    single-token passes, so it is a lower bound on the model's cost.
+    """
+    for name, v in (
+        ("n_coords", n_coords),
+        ("n_values", n_values),
+        ("lm_params", lm_params),
+        ("tokens_per_value", tokens_per_value),
+    ):
+        _check_positive_int(name, v)
+    return 2.0 * float(lm_params) * tokens_per_value * float(n_values) * float(n_coords)
+
+
+def cost_with_reading(
+    sgd_per_start: float,
+    predict_per_start: float,
+    reading: float,
+    n_starts: int,
+    runs_per_start: int = 1,
+) -> dict[str, float | bool]:
+    """Whether predicting is cheaper than simulating, per prediction and with the reading.
+
+    With ``s`` the cost of simulating the ``R`` runs of one start, ``p`` that of predicting
+    one start's law and ``C`` the one-off cost of reading the kernel (any unit, the same for
+    all three), ``m`` starts cost ``m s`` by simulation and ``m p + C`` by prediction:
+
+    .. math::
+
+        r_1 = \\frac{s}{p}, \\qquad r_m = \\frac{m s}{m p + C}, \\qquad
+        m^\\star = \\frac{C}{s - p} \\ \\ (s > p),
+
+    ``m*`` the number of starts whose savings pay back the reading (infinite when a
+    prediction costs at least a simulation: it never pays back), ``m* R`` the SGD runs they
+    replace.
+
+    Returns
+    -------
+    dict
+        ``"per_prediction_ratio"`` (``r_1``), ``"overall_ratio"`` (``r_m``),
+        ``"break_even_starts"`` (``m*``, ``inf`` if never), ``"break_even_runs"`` (``m* R``),
+        ``"holds_per_prediction"`` (``r_1 > 1``), ``"holds_overall"`` (``r_m > 1``).
+    """
+    s, p, c = (float(v) for v in (sgd_per_start, predict_per_start, reading))
+    if not (math.isfinite(s) and math.isfinite(p) and math.isfinite(c)) or s <= 0 or p <= 0:
+        raise ValueError(
+            f"costs must be finite, simulation and prediction positive; got {s}, {p}, {c}"
+        )
+    if c < 0:
+        raise ValueError(f"the reading cost must be >= 0, got {c}")
+    _check_positive_int("n_starts", n_starts)
+    _check_positive_int("runs_per_start", runs_per_start)
+    m = float(n_starts)
+    starts = c / (s - p) if s > p else math.inf
+    return {
+        "per_prediction_ratio": s / p,
+        "overall_ratio": m * s / (m * p + c),
+        "break_even_starts": starts,
+        "break_even_runs": starts * runs_per_start,
+        "holds_per_prediction": s > p,
+        "holds_overall": m * s > m * p + c,
+    }
+
+
+def time_network_sgd(
+    width: int,
+    *,
+    n_in: int = 16,
+    depth: int = 2,
+    batch_size: int = 32,
+    steps: int = 20,
+    n_runs: int = 1,
+    n_data: int = 1024,
+    lr: float = 0.01,
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Wall-clock time of training a torch MLP with SGD: forward, backward and update.
+
+    The network (``depth`` hidden ``tanh`` layers of ``width`` units, one output,
+    :func:`mlp_parameters`) fits a synthetic regression task: ``n_data`` inputs
+    ``x ~ N(0, I)`` with targets ``sin(x . u) + 0.1 eps`` (``u`` a fixed random unit vector),
+    by ``n_runs`` runs of ``steps`` mean-squared-error SGD steps on batches of
+    ``batch_size`` drawn with replacement. The data, the batches and the initial weights
+    (run ``r`` initialised with ``torch.manual_seed(seed + r)``) are made before the clock
+    starts; after one untimed warm-up step, the training is timed ``repeats`` times
+    (:func:`time.perf_counter`) and the minimum kept. Torch runs on the CPU with the threads the
+    caller set (``torch.set_num_threads``). Timings depend on the machine and its load.
+
+    Returns
+    -------
+    dict
+        ``"seconds"`` (all runs), ``"per_run_s"``, ``"params"`` ``P``, ``"flops"``
+        (:func:`network_sgd_flops`) and ``"final_loss"`` (mean over runs, a check that the
+        steps train: finite).
+    """
+    import torch
+
+    for name, v in (
+        ("width", width),
+        ("n_in", n_in),
+        ("depth", depth),
+        ("batch_size", batch_size),
+        ("steps", steps),
+        ("n_runs", n_runs),
+        ("n_data", n_data),
+        ("repeats", repeats),
+    ):
+        _check_positive_int(name, v)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_data, n_in, generator=gen)
+    u = torch.randn(n_in, generator=gen)
+    y = torch.sin(x @ (u / u.norm())).unsqueeze(1) + 0.1 * torch.randn(n_data, 1, generator=gen)
+    batches = torch.randint(0, n_data, (steps, batch_size), generator=gen)
+
+    def network(r: int) -> torch.nn.Module:
+        torch.manual_seed(seed + r)
+        layers: list[torch.nn.Module] = []
+        fan_in = n_in
+        for _ in range(depth):
+            layers += [torch.nn.Linear(fan_in, width), torch.nn.Tanh()]
+            fan_in = width
+        return torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, 1))
+
+    def train(nets: list[torch.nn.Module], n_steps: int) -> float:
+        loss = torch.zeros(())
+        for net in nets:
+            opt = torch.optim.SGD(net.parameters(), lr=lr)
+            for t in range(n_steps):
+                idx = batches[t]
+                opt.zero_grad(set_to_none=True)
+                loss = torch.nn.functional.mse_loss(net(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+        return float(loss.detach())
+
+    train([network(0)], 1)  # warm-up, untimed: thread pools, allocator
+    best, final = math.inf, math.nan
+    for _ in range(repeats):
+        nets = [network(r) for r in range(n_runs)]
+        t0 = time.perf_counter()
+        final = train(nets, steps)
+        best = min(best, time.perf_counter() - t0)
+    params = mlp_parameters(n_in, width, depth)
+    return {
+        "seconds": best,
+        "per_run_s": best / n_runs,
+        "params": float(params),
+        "flops": network_sgd_flops(params, batch_size, steps, n_runs),
+        "final_loss": final,
+    }
+
+
+def time_kernel_prediction(
+    n_coords: int,
+    n_states: int,
+    *,
+    n_starts: int,
+    steps: int,
+    n_timed: int = 8,
+    repeats: int = 3,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Wall-clock time of predicting ``m`` laws ``T`` steps ahead for ``n_coords`` coordinates.
+
+    Each coordinate has its own dense ``K x K`` stochastic kernel (a fixed random one: the
+    content does not change the cost of a dense product); ``m`` Dirac laws per coordinate are
+    moved by ``T`` batched products ``(c, m, K) @ (c, K, K)`` (numpy ``matmul``, float64).
+    Only ``c = min(n_timed, n_coords)`` coordinates are timed -- every coordinate costs the
+    same -- and the time is scaled by ``n_coords / c``. After an untimed warm-up product, the
+    best of ``repeats`` timings (:func:`time.perf_counter`) is kept. Timings depend on the
+    machine and its load.
+
+    Returns
+    -------
+    dict
+        ``"seconds"`` (scaled to every coordinate), ``"timed_s"`` (the ``c`` coordinates),
+        ``"timed_coords"`` ``c`` and ``"flops"`` (:func:`kernel_prediction_flops`).
+    """
+    for name, v in (
+        ("n_coords", n_coords),
+        ("n_states", n_states),
+        ("n_starts", n_starts),
+        ("steps", steps),
+        ("n_timed", n_timed),
+        ("repeats", repeats),
+    ):
+        _check_positive_int(name, v)
+    c = min(n_timed, n_coords)
+    rng = np.random.default_rng(seed)
+    kernels = rng.random((c, n_states, n_states))
+    kernels /= kernels.sum(axis=-1, keepdims=True)
+    start = np.zeros((c, n_starts, n_states))
+    start[:, np.arange(n_starts), rng.integers(0, n_states, size=n_starts)] = 1.0
+
+    def predict(n_steps: int) -> NDArray[np.float64]:
+        laws = start
+        for _ in range(n_steps):
+            laws = np.matmul(laws, kernels)
+        return laws
+
+    predict(1)  # warm-up, untimed
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        laws = predict(steps)
+        best = min(best, time.perf_counter() - t0)
+    if not np.allclose(laws.sum(axis=-1), 1.0):
+        raise RuntimeError("the predicted laws lost mass: the timing kernels are not stochastic")
+    return {
+        "seconds": best * n_coords / c,
+        "timed_s": best,
+        "timed_coords": float(c),
+        "flops": kernel_prediction_flops(n_coords, n_states, n_starts, steps),
+    }
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

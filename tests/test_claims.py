@@ -111,6 +111,13 @@ def synthetic_records(
             "cost_states_used": 1000,
             "time_ratio_coarse_grid": COST[cost][1],
             "coarse_states": 100,
+            "net_time_ratio_coarse": COST[cost][0],
+            "net_params_used": [1633, 11901, 105861],
+            "net_states_coarse": 100,
+            "cost_starts_used": 4,
+            # the reading's cost is per estimator: the chapter's model and the counts
+            f"net_read_ratio@{claims.model_label(model)}": COST[cost][1],
+            "net_read_ratio@counts": COST[cost][1],
         },
         "self_prediction": {f"{w}_w1_stay": [5.0, 10.0] for w in STARTS},
     }
@@ -192,6 +199,9 @@ def test_values_read_for_people():
     assert claims.format_value(3.842, "×") == "3.8×"
     assert claims.format_value(0.9612, "×") == "0.96×"
     assert claims.format_value(123.4, "×") == "120×"
+    # far from 1, still digits a reader (and claims_check) reads, never "4.8e-06"
+    assert claims.format_value(4.83e-6, "×") == "0.0000048×"
+    assert claims.format_value(1.53e6, "×") == "1500000×"
     assert claims.format_value(-0.5712, "") == "\u22120.57"
     assert claims.format_value((2, 3), "of") == "2 of 3"
     # the verdict is read from the shown value: 0.949 shows as 95% and holds at 95%
@@ -340,6 +350,7 @@ def test_records_without_any_estimator_number_are_refused():
     for r in records.values():
         r["numbers"] = {k: v for k, v in r["numbers"].items() if "lm" not in k}
         r["numbers"] = {k: v for k, v in r["numbers"].items() if "counts" not in k}
+        r["numbers"] = {k: v for k, v in r["numbers"].items() if "@" not in k}
         r["numbers"].pop("alpha_model", None)
         r["numbers"].pop("alpha_cv", None)
         r["numbers"].pop("over_top_mass", None)
@@ -409,3 +420,21 @@ def test_directive_renders_a_numbered_table_and_fails_on_a_broken_link(tmp_path)
     done = _build(tmp_path / "broken")
     assert done.returncode != 0
     assert labels[0] in done.stdout + done.stderr
+
+
+def test_cost_claim_counts_the_reading_per_estimator():
+    # Per prediction the network test holds; with the reading, a language model's ratio is
+    # tiny (shown in digits, the verdict recomputed from them) while counting keeps it.
+    records = synthetic_records(lm=HOLDS, cost=HOLDS)
+    numbers = records["side_by_side"]["numbers"]
+    numbers["net_read_ratio@embedded"] = 4.83e-6
+    _, rows = claims.evaluate_claims(records)
+    cost = next(r for r in rows if r.claim.key == "cost")
+    assert cost.cells[EMBEDDED].test_verdicts == (HOLDS, HOLDS, HOLDS, HOLDS, FAILS)
+    assert cost.cells[EMBEDDED].verdict == PARTLY
+    assert cost.cells[COUNTS].verdict == HOLDS
+    assert cost.cells[EMBEDDED].details[-1] == "4 starts, K = 100 states"
+    assert cost.cells[EMBEDDED].details[-2] == "P = 105861 parameters, K = 100 states"
+    header, table = table_rows(claims.claims_markdown(records))
+    assert "0.0000048×" in next(r for r in table if r[0].startswith("Predicting"))[2]
+    assert check_table(header, table) == []

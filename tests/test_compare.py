@@ -8,12 +8,19 @@ import pytest
 from sgdllm.compare import (
     ESTIMATORS,
     compare_estimators,
+    cost_with_reading,
     crossover,
     estimate_kernels,
     flop_counts,
     kernel_errors,
+    kernel_prediction_flops,
     mean_and_se,
+    mlp_parameters,
+    network_sgd_flops,
     ranking,
+    reading_flops,
+    time_kernel_prediction,
+    time_network_sgd,
     time_prediction_and_sgd,
 )
 from sgdllm.discretize import Scaler, fit_scaler
@@ -241,3 +248,102 @@ def test_compare_estimators_runs_a_ladder_of_laws_functions():
         compare_estimators(*args, laws_fn={"counts": oracle})
     with pytest.raises(ValueError, match="classical"):
         compare_estimators(*args, laws_fn={})
+
+
+# ----------------------------------------------------------------------------- a real network
+
+
+def test_mlp_parameters_by_hand():
+    # 2 inputs, 2 hidden layers of 3, 1 output: (2*3 + 3) + (3*3 + 3) + (3*1 + 1) = 25
+    assert mlp_parameters(2, 3, depth=2) == 25
+    # one hidden layer: (1*4 + 4) + (4*1 + 1) = 13
+    assert mlp_parameters(1, 4, depth=1) == 13
+    # the network the timing builds has exactly these parameters
+    import torch
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(16, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 32),
+        torch.nn.Tanh(),
+        torch.nn.Linear(32, 1),
+    )
+    assert mlp_parameters(16, 32) == sum(p.numel() for p in net.parameters()) == 1633
+    with pytest.raises(ValueError, match="width"):
+        mlp_parameters(2, 0)
+
+
+def test_network_prediction_and_reading_flops_by_hand():
+    # 2 runs x 3 steps x (6*4 + 2) x 10 parameters = 1560
+    assert network_sgd_flops(10, 4, 3, 2) == 1560.0
+    # 2 m T P K^2 = 2 * 2 * 3 * 5 * 10**2 = 6000
+    assert kernel_prediction_flops(5, 10, 2, 3) == 6000.0
+    # 2 P_lm tau n P = 2 * 100 * 3 * 7 * 5 = 21000
+    assert reading_flops(5, 7, 100, 3) == 21000.0
+    # per start, the ratio R (6b + 2) / (2 K^2) does not depend on P
+    ratios = [
+        network_sgd_flops(p, 32, 50, 200) / kernel_prediction_flops(p, 100, 1, 50)
+        for p in (1_000, 1_000_000)
+    ]
+    assert ratios == pytest.approx([200 * 194 / 20_000] * 2)
+    for fn, args in (
+        (network_sgd_flops, (10, 0, 3)),
+        (kernel_prediction_flops, (5, 10, 2, -1)),
+        (reading_flops, (5, 7, 1.5, 3)),
+    ):
+        with pytest.raises(ValueError, match="positive integer"):
+            fn(*args)
+
+
+def test_cost_with_reading_break_even():
+    # s = 10, p = 4, C = 60: m* = 60 / 6 = 10 starts, 10 * 20 runs; at m = 10 the costs are equal
+    out = cost_with_reading(10.0, 4.0, 60.0, n_starts=5, runs_per_start=20)
+    assert out["per_prediction_ratio"] == pytest.approx(2.5)
+    assert out["overall_ratio"] == pytest.approx(50.0 / (20.0 + 60.0))
+    assert out["break_even_starts"] == pytest.approx(10.0)
+    assert out["break_even_runs"] == pytest.approx(200.0)
+    assert out["holds_per_prediction"] is True and out["holds_overall"] is False
+    at_break_even = cost_with_reading(10.0, 4.0, 60.0, n_starts=10)
+    assert at_break_even["overall_ratio"] == pytest.approx(1.0)
+    assert cost_with_reading(10.0, 4.0, 60.0, n_starts=11)["holds_overall"] is True
+    # no reading: the overall ratio is the per-prediction one
+    free = cost_with_reading(10.0, 4.0, 0.0, n_starts=3)
+    assert free["overall_ratio"] == pytest.approx(2.5) and free["break_even_starts"] == 0.0
+    # a prediction dearer than a start's runs never pays the reading back
+    never = cost_with_reading(3.0, 4.0, 1.0, n_starts=1000)
+    assert never["break_even_starts"] == np.inf and never["holds_overall"] is False
+    with pytest.raises(ValueError, match="positive"):
+        cost_with_reading(0.0, 4.0, 1.0, n_starts=1)
+    with pytest.raises(ValueError, match=">= 0"):
+        cost_with_reading(1.0, 4.0, -1.0, n_starts=1)
+    with pytest.raises(ValueError, match="n_starts"):
+        cost_with_reading(1.0, 4.0, 1.0, n_starts=0)
+
+
+def test_time_network_sgd_returns_positive_finite_seconds():
+    out = time_network_sgd(8, n_in=3, batch_size=4, steps=3, n_runs=2, n_data=16, repeats=1)
+    assert np.isfinite(out["seconds"]) and out["seconds"] > 0
+    assert out["per_run_s"] == pytest.approx(out["seconds"] / 2)
+    assert out["params"] == mlp_parameters(3, 8)
+    assert out["flops"] == network_sgd_flops(mlp_parameters(3, 8), 4, 3, 2)
+    assert np.isfinite(out["final_loss"])
+    with pytest.raises(ValueError, match="width"):
+        time_network_sgd(0)
+    with pytest.raises(ValueError, match="repeats"):
+        time_network_sgd(4, repeats=0)
+    with pytest.raises(ValueError, match="lr"):
+        time_network_sgd(4, lr=float("nan"))
+
+
+def test_time_kernel_prediction_times_a_subset_and_scales():
+    out = time_kernel_prediction(10, 20, n_starts=3, steps=4, n_timed=2, repeats=1)
+    assert np.isfinite(out["seconds"]) and out["seconds"] > 0
+    assert out["timed_coords"] == 2
+    assert out["seconds"] == pytest.approx(out["timed_s"] * 5)
+    assert out["flops"] == kernel_prediction_flops(10, 20, 3, 4)
+    small = time_kernel_prediction(1, 20, n_starts=3, steps=4, n_timed=8, repeats=1)
+    assert small["timed_coords"] == 1 and small["seconds"] == small["timed_s"]
+    with pytest.raises(ValueError, match="n_states"):
+        time_kernel_prediction(10, 0, n_starts=1, steps=1)
+    with pytest.raises(ValueError, match="n_timed"):
+        time_kernel_prediction(10, 5, n_starts=1, steps=1, n_timed=0)
