@@ -6,7 +6,8 @@ or as Python rather than prose:
 - a Python list in a sentence (three or more numbers, or quoted strings, in brackets; a
   two-number interval such as [0.15, 0.85] is notation and passes);
 - ``True`` or ``False`` in a sentence, a pluralization such as ``run(s)``;
-- a number with five or more decimals, or in Python's exponent notation (``4.6e-13``: write
+- a number with five or more decimals, four of them significant (unrounded), or in Python's
+  exponent notation (``4.6e-13``: write
   ``sgdllm.prose.scientific``'s "4.6 × 10⁻¹³");
 - papermill's injected parameters cell shown on the page;
 - a stray text output of a cell (a value echoed by the last line of a cell);
@@ -33,7 +34,9 @@ PATTERNS = {
     ),
     "a Python boolean": re.compile(r"\b(?:True|False)\b"),
     "a pluralization '(s)'": re.compile(r"[a-z]\(s\)"),
-    "a number with 5 or more decimals": re.compile(r"\d\.\d{5,}"),
+    # five or more decimals of which four or more are significant: 0.0122861 is unrounded,
+    # 0.0000048 a rounded small number
+    "a number with 5 or more decimals": re.compile(r"\d\.(?=\d{5})0*[1-9]\d{3}"),
     "Python's exponent notation": re.compile(r"\b\d+(?:\.\d+)?e[-+]?\d+\b"),
 }
 PROSE_TAGS = ("p", "li", "td", "th", "figcaption", "caption", "dd", "dt")

@@ -16,7 +16,7 @@ def test_clean_prose_passes():
     html = _page(
         "<p>Errors 0.224, 0.159 and 0.038 at t = 10, 30 and 100; values in [0.15, 0.85]; "
         "<code>record('x', [1, 2, 3])</code> and <span class='math'>[1, 2, 3]</span> are not "
-        "prose; 4.6 × 10⁻¹³ apart.</p>"
+        "prose; 4.6 × 10⁻¹³ apart; a rounded small ratio 0.0000048×.</p>"
         '<div class="cell_output"><figure><img alt="Four runs of SGD." src="a.png">'
         '<figcaption><span class="caption-number">Fig. 1 </span>Runs.</figcaption></figure>'
         '<div class="output stream"><pre>printed table</pre></div></div>'
