@@ -123,6 +123,7 @@ def test_smollm2_reads_these_series_less_well_than_the_embedded_specialist(n):
     assert n["ladder_n_beats_embedded_longest@smollm2-135m"] == 0
     over_cv = dict(zip(LADDER_FAMILIES, n["ladder_over_cv_longest@smollm2-135m"], strict=True))
     assert over_cv["ar1"] > 2.0
-    assert "SmolLM2-135M reads these series less well than the embedded specialist" in (
-        n["ladder_verdict"]
+    assert (
+        "SmolLM2-135M reads these series less well than the embedded specialist"
+        in n["ladder_verdict"]
     )
