@@ -3,7 +3,10 @@
 The chapter describes the embedded default model, probes its digit arithmetic, and recomputes
 part of its model card's evaluation (two families at 2 digits under the CI profile, the card's
 20 series and seeds): the recomputed cells must equal the card's, and the model's standing
-against the classical estimators is pinned with tolerances.
+against the classical estimators is pinned with tolerances. The model ladder (CI: the embedded
+model and SmolLM2-135M on the first 4 series of each family) is checked for consistency and for
+what it shows: SmolLM2 beats add-one counts everywhere but reads these series less well than the
+embedded specialist.
 """
 
 from __future__ import annotations
@@ -77,3 +80,50 @@ def test_standing_against_cross_validated_smoothing(n):
     for fam in n["families_used"]:
         model, cv = n[f"bd_{fam}"], n[f"bd_cv_{fam}"]
         assert all(m < c for m, c in zip(model, cv, strict=True)), fam
+
+
+LADDER_FAMILIES = ("ar1", "student_t_ar")
+
+
+def test_the_ladder_reads_the_same_series_with_every_model(n):
+    """The CI profile runs the embedded model and SmolLM2-135M on the first 4 series of each
+    family, contexts 10, 30 and 100; every model's curve and the classical estimators' are
+    recorded on them, and the derived ratios are those of the recorded curves."""
+    assert n["ladder_models"] == ["embedded (0.8M)", "SmolLM2-135M"]
+    assert n["ladder_n_series_used"] == 4 and n["ladder_contexts_used"] == [10, 30, 100]
+    assert n["ladder_cells"] == len(LADDER_FAMILIES) * 3
+    for fam in LADDER_FAMILIES:
+        for key in ("embedded", "smollm2-135m", "laplace", "gaussian_rule", "cv"):
+            curve = n[f"ladder_bd_{fam}@{key}"]
+            assert len(curve) == 3 and all(0 < v < 2 for v in curve), (fam, key)
+    for m in ("embedded", "smollm2-135m"):
+        ratio = [n[f"ladder_bd_{f}@{m}"][-1] / n[f"ladder_bd_{f}@cv"][-1] for f in LADDER_FAMILIES]
+        assert n[f"ladder_over_cv_longest@{m}"] == pytest.approx(ratio, rel=1e-9)
+        assert n[f"ladder_n_beats_cv_longest@{m}"] == sum(r < 1 for r in ratio)
+
+
+def test_smollm2_beats_add_one_counts_everywhere(n):
+    """SmolLM2-135M, never trained on such series, still spreads its law over neighbouring
+    states, which add-one counts cannot: it is closer to the truth in every cell (CI: 0.09-0.20
+    against 0.43-0.56), as the embedded model is."""
+    for m in ("embedded", "smollm2-135m"):
+        assert n[f"ladder_n_beats_laplace@{m}"] == n["ladder_cells"], m
+
+
+def test_smollm2_reads_these_series_less_well_than_the_embedded_specialist(n):
+    """Honest shortfall (chapter text): at 100 values SmolLM2-135M is about twice as far from the
+    truth as the embedded model (CI: 2.3x on ar1, 1.8x on student_t_ar, geometric mean 2.0;
+    required 1.3x), behind it on both families, and behind cross-validated smoothing on ar1 by
+    far (CI 3.5x; required 2x; on student_t_ar it is level with it, 1.09x, unpinned). If a
+    better reading of the text-pretrained models makes this fail, the text is computed from the
+    numbers but the test's docstring and the introduction's summary must be revised."""
+    ratio = dict(zip(LADDER_FAMILIES, n["ladder_over_embedded_longest@smollm2-135m"], strict=True))
+    assert all(r > 1.3 for r in ratio.values())
+    assert n["ladder_over_embedded_gmean@smollm2-135m"] > 1.3
+    assert n["ladder_n_beats_embedded_longest@smollm2-135m"] == 0
+    over_cv = dict(zip(LADDER_FAMILIES, n["ladder_over_cv_longest@smollm2-135m"], strict=True))
+    assert over_cv["ar1"] > 2.0
+    assert (
+        "SmolLM2-135M reads these series less well than the embedded specialist"
+        in n["ladder_verdict"]
+    )

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import ROOT, load_record
+
+from sgdllm.book import BookLayout
+from sgdllm.claims import PARTLY, evaluate_claims
 
 pytestmark = pytest.mark.slow
 
@@ -207,3 +211,66 @@ def test_loss_law_is_predicted_better_than_a_single_batch_loss(n):
     for where in STARTS:
         for key in ("lm", "counts"):
             assert n[f"{where}_w1_loss_{key}"][-1] < n[f"{where}_w1_loss_stay"][-1]
+
+
+# ----------------------------------------------------------------------------- the model ladder
+#
+# The CI profile also runs SmolLM2-135M, which reads the same recorded series: for it this is
+# another model's training. CI numbers after the last horizon (restart, checkpoint, fresh):
+# W1 7.2, 10.9, 11.6 bins (embedded 8.5, 14.4, 17.5; counts 2.4, 2.5, 5.0; stay 60.7, 25.9,
+# 49.7); predicted spread 4.5, 4.0, 4.4 times the real one; predicted mean 4.4, 10.7, 10.2 bins
+# off; next-state laws 3.0-3.8 times as wide as the run's steps.
+
+OTHER = "smollm2-135m"
+
+
+def test_smollm2_reads_the_same_run_and_predicts_every_start(n):
+    for where in STARTS:
+        for key in ("w1", "w1_loss"):
+            values = np.asarray(n[f"{where}_{key}@{OTHER}"])
+            assert values.shape == (len(n["horizons_used"]),) and np.all(values > 0)
+    assert n["ladder_others"] == ["SmolLM2-135M"]
+
+
+def test_smollm2_falls_short_of_counting_as_the_embedded_model_does(n):
+    # The same shortfall as the embedded model's: behind the counted kernels from every start
+    # (CI: 2.3-4.4 times their W1; required 1.5x), next-state laws too wide (3.0-3.8 times the
+    # run's steps; required 1.5x), predicted spread too wide (4.0-4.5x; required 2.5x), most of
+    # its W1 the distance between the predicted and the real mean (CI: 0.62, 0.98, 0.88 of it;
+    # required half): the embedded model's failure is not that of a model reading itself.
+    assert np.all(np.asarray(n[f"lm_step_std@{OTHER}"]) > 1.5 * np.asarray(n["real_step_std"]))
+    for where in STARTS:
+        w1 = n[f"{where}_w1@{OTHER}"][-1]
+        assert w1 > 1.5 * n[f"{where}_w1_counts"][-1]
+        assert n[f"{where}_std_ratio@{OTHER}"] > 2.5
+        assert n[f"{where}_mean_err@{OTHER}"] > 0.5 * w1
+    assert n[f"n_starts_beats_counts@{OTHER}"] == 0
+
+
+def test_smollm2_beats_staying_put_at_the_last_horizon_but_not_at_the_first(n):
+    # From every start it ends closer to the real law than "stay" (CI worst: 0.42 of its W1 at
+    # the checkpoint; required 0.75), yet from the restart its first step is far worse (CI:
+    # 51.1 vs 7.7 bins; required 2x), like the embedded model's: wide laws spread fast.
+    for where in STARTS:
+        assert n[f"{where}_w1@{OTHER}"][-1] < 0.75 * n[f"{where}_w1_stay"][-1]
+    assert n[f"n_starts_beats_stay@{OTHER}"] == 3
+    assert n[f"restart_w1@{OTHER}"][0] > 2 * n["restart_w1_stay"][0]
+
+
+def test_smollm2_is_closer_than_the_embedded_model_from_most_starts(n):
+    # CI: from all three starts (7.2 vs 8.5, 10.9 vs 14.4, 11.6 vs 17.5 bins); the restart's
+    # margin is small, so two of three are required; the text states the count it measured.
+    beats = sum(n[f"{w}_w1@{OTHER}"][-1] < n[f"{w}_w1_lm"][-1] for w in STARTS)
+    assert n[f"n_starts_beats_own@{OTHER}"] == beats >= 2
+
+
+def test_claims_table_has_a_smollm2_column_for_self_prediction(n):
+    # The claim reads "<start>_w1@<model>" and "<start>_std_ratio@<model>": SmolLM2's W1 is at
+    # most 0.42 of staying put's (holds at 0.5) and its spread 4.5x (fails beyond 4x): partly,
+    # as for the embedded model (n: the chapter's CI run, whose record is read here).
+    record = load_record(BookLayout(ROOT), "self_prediction")
+    estimators, rows = evaluate_claims({"self_prediction": record})
+    assert OTHER in estimators
+    row = next(r for r in rows if r.claim.key == "self_prediction")
+    assert row.cells[OTHER].verdict == PARTLY
+    assert None not in row.cells[OTHER].values
