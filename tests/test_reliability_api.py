@@ -383,7 +383,9 @@ def test_sigint_stops_a_real_prediction(tmp_path):
     np.save(tmp_path / "long.npy", x)
     cmd = [sys.executable, "-m", "sgdllm", "predict", str(tmp_path / "long.npy"), "--digits"]
     cmd += ["3", "--long", "window", "--out", str(tmp_path / "o")]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # faulthandler: a process still running 60 s after Ctrl-C is sent SIGABRT, and the test
+    # fails with the Python stack of every thread at that moment
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     seen = ""
     deadline = time.monotonic() + 120
@@ -392,7 +394,16 @@ def test_sigint_stops_a_real_prediction(tmp_path):
     assert "Hierarchy-PDF" in seen, seen
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
-    rest = proc.communicate(timeout=60)[1]
+    try:
+        rest = proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        stack = proc.communicate(timeout=30)[1]
+        status = Path(f"/proc/{os.getpid()}/status").read_text()
+        masks = [line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn"))]
+        pytest.fail(
+            f"still running 60 s after SIGINT; test process {masks}; its stack:\n" + stack[-6000:]
+        )
     assert proc.returncode == 130
     assert time.monotonic() - t0 < 10
     assert "Traceback" not in rest
