@@ -383,10 +383,19 @@ def test_sigint_stops_a_real_prediction(tmp_path):
     np.save(tmp_path / "long.npy", x)
     cmd = [sys.executable, "-m", "sgdllm", "predict", str(tmp_path / "long.npy"), "--digits"]
     cmd += ["3", "--long", "window", "--out", str(tmp_path / "o")]
+    # As from a terminal: Ctrl-C's default action. A shell's background job (`cmd &` without
+    # job control) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
     # faulthandler: a process still running 60 s after Ctrl-C is sent SIGABRT, and the test
-    # fails with the Python stack of every thread at that moment
+    # fails with its signal masks and the Python stack of every thread at that moment.
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     seen = ""
     deadline = time.monotonic() + 120
     while "Hierarchy-PDF" not in seen and time.monotonic() < deadline:
@@ -397,13 +406,11 @@ def test_sigint_stops_a_real_prediction(tmp_path):
     try:
         rest = proc.communicate(timeout=60)[1]
     except subprocess.TimeoutExpired:
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        masks = [line for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
         proc.send_signal(signal.SIGABRT)
         stack = proc.communicate(timeout=30)[1]
-        status = Path(f"/proc/{os.getpid()}/status").read_text()
-        masks = [line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn"))]
-        pytest.fail(
-            f"still running 60 s after SIGINT; test process {masks}; its stack:\n" + stack[-6000:]
-        )
+        pytest.fail(f"still running 60 s after SIGINT; {masks}; its stack:\n{stack[-6000:]}")
     assert proc.returncode == 130
     assert time.monotonic() - t0 < 10
     assert "Traceback" not in rest
