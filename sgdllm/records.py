@@ -43,6 +43,7 @@ __all__ = [
     "parameter_table",
     "provenance",
     "source_url",
+    "table_directive",
     "table_label",
     "table_markdown",
     "write_json_atomic",
@@ -369,21 +370,13 @@ class Recorder:
         caption : str
             What the table shows (Markdown, one paragraph).
         """
-        if not FIGURE_NAME.match(name):
-            raise ValueError(
-                f"table name {name!r} must be lowercase letters, digits, '_' or '-' (a stem)"
-            )
-        if not caption or not caption.strip():
-            raise ValueError(f"table {name!r} needs a caption that says what it shows")
         bad = [i for i, row in enumerate(rows) if len(row) != len(header)]
         if not header or bad:
             raise ValueError(
                 f"table {name!r}: every row needs {len(header)} cells, one per column "
                 f"(rows {bad} do not)"
             )
-        self._show_table(
-            name, table_markdown(table_label(self.chapter, name), header, rows, caption)
-        )
+        self._show_table(name, caption, table_markdown(header, rows))
 
     def markdown_table(self, name: str, markdown: str, caption: str) -> None:
         """:meth:`table` for a table already written in Markdown (``| a | b |`` lines, e.g.
@@ -396,20 +389,21 @@ class Recorder:
                 "one line per row, each starting with '|'), or use record.table(name, header, "
                 "rows, caption)"
             )
-        if not caption or not caption.strip():
-            raise ValueError(f"table {name!r} needs a caption that says what it shows")
-        label = table_label(self.chapter, name)
-        text = "\n".join(
-            [f":::{{table}} {' '.join(caption.split())}", f":name: {label}", "", *lines, ":::"]
-        )
-        self._show_table(name, text)
+        self._show_table(name, caption, "\n".join(lines))
 
-    def _show_table(self, name: str, text: str) -> None:
+    def _show_table(self, name: str, caption: str, markdown: str) -> None:
+        """Check the name and caption, then display ``markdown`` in a labelled ``{table}``."""
         from IPython.display import Markdown, display
 
+        if not FIGURE_NAME.match(name):
+            raise ValueError(
+                f"table name {name!r} must be lowercase letters, digits, '_' or '-' (a stem)"
+            )
+        if not caption or not caption.strip():
+            raise ValueError(f"table {name!r} needs a caption that says what it shows")
         if name in self._tables:
             raise ValueError(f"chapter {self.chapter!r} already showed a table named {name!r}")
-        display(Markdown(text))
+        display(Markdown(table_directive(table_label(self.chapter, name), caption, markdown)))
         self._tables.append(name)
 
     def arrays(self, name: str, **arrays: Any) -> None:
@@ -487,26 +481,27 @@ def table_label(chapter: str, name: str) -> str:
     return f"tbl-{chapter}-{name}"
 
 
-def table_markdown(label: str, header: list[str], rows: list[list[Any]], caption: str) -> str:
-    """A MyST ``{table}`` directive: caption, ``:name:`` label, and a Markdown table whose cells
-    are strings as given and other values in words (:func:`sgdllm.prose.prose`). The directive
-    is colon-fenced (``:::``): a backtick fence may not hold backticks in its first line, and a
-    caption may hold code."""
+def table_markdown(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table whose cells are strings as given and other values in words
+    (:func:`sgdllm.prose.prose`); ``|`` in a cell is escaped."""
     from sgdllm.prose import prose
 
     def cell(value: Any) -> str:
         text = value if isinstance(value, str) else prose(_plain(value))
         return _cell(text)
 
-    lines = [
-        f":::{{table}} {' '.join(caption.split())}",
-        f":name: {label}",
-        "",
-        "| " + " | ".join(cell(h) for h in header) + " |",
-        "|" + " --- |" * len(header),
-    ]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join([*lines, ":::"])
+    return "\n".join(lines)
+
+
+def table_directive(label: str, caption: str, markdown: str) -> str:
+    """A Markdown table in a MyST ``{table}`` directive with its caption and ``:name:`` label.
+    The directive is colon-fenced (``:::``): a backtick fence may not hold backticks in its
+    first line, and a caption may hold code."""
+    return "\n".join(
+        [f":::{{table}} {' '.join(caption.split())}", f":name: {label}", "", markdown, ":::"]
+    )
 
 
 def alt_text(caption: str, limit: int = 250) -> str:

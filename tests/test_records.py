@@ -19,6 +19,7 @@ from sgdllm.records import (
     parameter_table,
     provenance,
     source_url,
+    table_directive,
     table_label,
     table_markdown,
     write_json_atomic,
@@ -198,9 +199,8 @@ def test_table_is_a_labelled_myst_table_with_cells_in_words(tmp_path, monkeypatc
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
-    text = table_markdown(
-        "tbl-ch-t", ["model", "W1 | TV", "ok"], [["a", 0.25, True]], "Errors\nby model."
-    )
+    table = table_markdown(["model", "W1 | TV", "ok"], [["a", 0.25, True]])
+    text = table_directive("tbl-ch-t", "Errors\nby model.", table)
     assert text.splitlines() == [
         ":::{table} Errors by model.",
         ":name: tbl-ch-t",
@@ -230,6 +230,8 @@ def test_markdown_table_wraps_a_ready_table_and_refuses_other_text(tmp_path, mon
     rec = Recorder("ch", tmp_path / "records", glue=False)
     rec.markdown_table("m", "| a | b |\n| --- | --- |\n| 1 | 2 |\n", caption="Two.")
     assert shown == [":::{table} Two.\n:name: tbl-ch-m\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n:::"]
+    with pytest.raises(ValueError, match="must be lowercase letters"):
+        rec.markdown_table("Bad Name", "| a |\n| --- |", caption="Named badly.")
     with pytest.raises(ValueError, match="pass a Markdown table"):
         rec.markdown_table("n", "a, b\n1, 2", caption="CSV.")
     with pytest.raises(ValueError, match="already showed a table"):
