@@ -39,9 +39,9 @@ from sgdllm.discretize import Scaler
 from sgdllm.impute import impute
 from sgdllm.kernel import Kernel
 from sgdllm.predict import dirac, propagate
-from sgdllm.problems import least_squares
-from sgdllm.sgd import run_sgd
-from sgdllm.truth import ar1_kernel
+from sgdllm.sgd.problems import least_squares
+from sgdllm.sgd.runs import run_sgd
+from sgdllm.sgd.truth import ar1_kernel
 
 K = 1000
 N_STARTS = 100

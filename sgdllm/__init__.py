@@ -14,7 +14,7 @@ of torch and transformers.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .discretize import (
+from sgdllm.discretize import (
     RangeWarning,
     Scaler,
     discretize,
@@ -23,11 +23,10 @@ from .discretize import (
     parse,
     serialize,
 )
-from .impute import impute
-from .kernel import Kernel, count_kernel, cv_bandwidth, kernel_from_laws, rule_bandwidth
-from .metrics import bhattacharyya, kl, row_distance, spectral_gap, stationary_law, tv, w1
-from .optimizers import SGD, AdaGrad, Adam, RMSProp
-from .predict import (
+from sgdllm.impute import impute
+from sgdllm.kernel import Kernel, count_kernel, cv_bandwidth, kernel_from_laws, rule_bandwidth
+from sgdllm.metrics import bhattacharyya, kl, row_distance, spectral_gap, stationary_law, tv, w1
+from sgdllm.predict import (
     basin_frequencies,
     basin_probabilities,
     compare_with_runs,
@@ -38,13 +37,14 @@ from .predict import (
     sample_paths,
     sample_trajectories,
 )
-from .problems import (
+from sgdllm.sgd.optimizers import SGD, AdaGrad, Adam, RMSProp
+from sgdllm.sgd.problems import (
     ill_conditioned_quadratic,
     least_squares,
     logistic_regression,
     two_basins,
 )
-from .sgd import least_squares_stationary_covariance, run_sgd, stationary_moments
+from sgdllm.sgd.runs import least_squares_stationary_covariance, run_sgd, stationary_moments
 
 try:
     __version__ = version("sgdllm")
@@ -57,7 +57,7 @@ _LAZY = {"load_model", "next_state_laws", "next_state_laws_multivariate", "Langu
 def __getattr__(name: str):
     """Lazy access to the language-model entry points of :mod:`sgdllm.lm`."""
     if name in _LAZY:
-        from . import lm
+        from sgdllm import lm
 
         return getattr(lm, name)
     raise AttributeError(f"module 'sgdllm' has no attribute {name!r}")

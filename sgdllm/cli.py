@@ -18,7 +18,13 @@ __all__ = ["main"]
 def _book(args: argparse.Namespace) -> int:
     """``sgdllm book``: every error and every interrupt is one line on stderr, never a
     traceback; exit 1 for an error, 130 for Ctrl-C, 143 for SIGTERM."""
-    from .book import BuildInterrupted, ChapterFailed, build_book, find_root, parse_overrides
+    from sgdllm.book.executor import (
+        BuildInterrupted,
+        ChapterFailed,
+        build_book,
+        find_root,
+        parse_overrides,
+    )
 
     try:
         root = find_root(args.root)
@@ -51,7 +57,7 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from .lm.pretrain import main as pretrain_main
+    from sgdllm.lm.pretrain import main as pretrain_main
 
     summary = pretrain_main(
         str(args.out),
@@ -74,7 +80,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _evaluate_model(args: argparse.Namespace) -> int:
-    from .lm.evaluate import main as evaluate_main
+    from sgdllm.lm.evaluate import main as evaluate_main
 
     return evaluate_main(
         model=args.model, quick=args.quick, out=args.out, card=args.card, seed=args.seed
@@ -82,7 +88,7 @@ def _evaluate_model(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .trajectories import parse_start, predict_trajectory_file
+    from sgdllm.studies.trajectories import parse_start, predict_trajectory_file
 
     starts = None if not args.start else [parse_start(s) for s in args.start]
     if starts is not None and len({s.size for s in starts}) > 1:
@@ -153,7 +159,7 @@ def models_table(rows: list[dict]) -> str:
 def _models(args: argparse.Namespace) -> int:
     import json
 
-    from .lm.registry import list_models
+    from sgdllm.lm.registry import list_models
 
     rows = list_models()
     if args.json:

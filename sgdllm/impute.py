@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .kernel import Kernel
+from sgdllm.kernel import Kernel
 
 __all__ = [
     "BASELINE_RULES",
@@ -686,7 +686,7 @@ def filled_row_errors(
     kernel : Kernel
         The sparse kernel, with at least one defined row.
     truth : Kernel or ndarray, shape (K, K)
-        The true kernel on the same grid (e.g. :func:`sgdllm.truth.sgd_coordinate_kernel`).
+        The true kernel on the same grid (e.g. :func:`sgdllm.sgd.truth.sgd_coordinate_kernel`).
     rules : sequence of str
         Names from :data:`IMPUTE_METHODS` and :data:`BASELINE_RULES`.
     metric : {"w1", "tv", "bhattacharyya", "kl"}
@@ -699,7 +699,7 @@ def filled_row_errors(
     dict
         ``{rule: E_rule}``; ``nan`` for every rule when no row lies between defined rows.
     """
-    from .metrics import row_distance
+    from sgdllm.metrics import row_distance
 
     if not isinstance(kernel, Kernel):
         raise ValueError(f"filled_row_errors expects a Kernel, got {type(kernel).__name__}")

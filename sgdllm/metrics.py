@@ -21,7 +21,7 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import rel_entr
 
-from .kernel import Kernel
+from sgdllm.kernel import Kernel
 
 __all__ = [
     "METRICS",

@@ -8,7 +8,7 @@ or as Python rather than prose:
 - ``True`` or ``False`` in a sentence, a pluralization such as ``run(s)``;
 - a number with five or more decimals, four of them significant (unrounded), or in Python's
   exponent notation (``4.6e-13``: write
-  ``sgdllm.prose.scientific``'s "4.6 × 10⁻¹³");
+  ``sgdllm.book.prose.scientific``'s "4.6 × 10⁻¹³");
 - papermill's injected parameters cell shown on the page;
 - a stray text output of a cell (a value echoed by the last line of a cell);
 - a figure of a chapter that is not numbered, or whose alternative text is missing or a hash.

@@ -1,8 +1,8 @@
 """Reading the claims table back as a reader would, to recompute its verdicts.
 
 :func:`check_table` takes the table's header and rows (from the Markdown that
-``sgdllm.claims.claims_markdown`` writes, or from the built HTML), reads each number shown and
-the rule written beside it, and recomputes every verdict, independently of ``sgdllm.claims``.
+``sgdllm.book.claims.claims_markdown`` writes, or from the built HTML), reads each number shown and
+the rule written beside it, and recomputes every verdict, independently of ``sgdllm.book.claims``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from sgdllm.claims import FAILS, HOLDS, PARTLY
+from sgdllm.book.claims import FAILS, HOLDS, PARTLY
 
 NUMBER = r"[\u2212-]?\d+(?:\.\d+)?"
 

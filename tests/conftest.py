@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sgdllm.book import BookLayout, ChapterFailed, build_book, build_html, chapter_names
+from sgdllm.book.executor import BookLayout, ChapterFailed, build_book, build_html, chapter_names
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_FILE = re.compile(r"test_claims_(\w+)\.py$")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, load_numbers
 
-from sgdllm import book
-from sgdllm.book import (
+from sgdllm.book import executor as book
+from sgdllm.book.executor import (
     BookLayout,
     ChapterFailed,
     _hide_record_calls,
@@ -102,7 +102,7 @@ HEADER = textwrap.dedent(
 
 FIGURE_CODE = """\
 import matplotlib.pyplot as plt
-from sgdllm.records import Recorder
+from sgdllm.book.records import Recorder
 
 record = Recorder(NAME, records_dir)
 record("x_used", x)

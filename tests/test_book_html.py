@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from book_html import page_problems
 
-from sgdllm.book import chapter_names
+from sgdllm.book.executor import chapter_names
 
 
 def _page(body: str) -> str:

@@ -21,8 +21,8 @@ import pytest
 from conftest import ROOT
 from test_book import FIGURE_CODE, _mini_book
 
-from sgdllm import book
-from sgdllm.book import (
+from sgdllm.book import executor as book
+from sgdllm.book.executor import (
     BookLayout,
     ChapterFailed,
     Expression,
@@ -37,8 +37,8 @@ from sgdllm.book import (
     source_files,
     sweep_staging,
 )
+from sgdllm.book.records import file_mode, write_json_atomic
 from sgdllm.cli import main as cli_main
-from sgdllm.records import file_mode, write_json_atomic
 
 # ----------------------------------------------------------------------------- helpers
 

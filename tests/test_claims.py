@@ -1,4 +1,4 @@
-"""The claims table (``sgdllm.claims``) on synthetic records: rules, verdicts, record keys.
+"""The claims table (``sgdllm.book.claims``) on synthetic records: rules, verdicts, record keys.
 
 :func:`check_table` reads the Markdown table back as a reader would (the numbers shown, the
 rule written in the column beside them) and recomputes every verdict; the tests below check
@@ -16,8 +16,8 @@ import re
 import pytest
 from claims_check import check_table, parse_rule, recompute, table_rows
 
-from sgdllm import claims
-from sgdllm.claims import CLAIMS, COUNTS, EMBEDDED, FAILS, HOLDS, PARTLY, Rule
+from sgdllm.book import claims
+from sgdllm.book.claims import CLAIMS, COUNTS, EMBEDDED, FAILS, HOLDS, PARTLY, Rule
 
 # ----------------------------------------------------------------------------- synthetic records
 
@@ -381,7 +381,7 @@ def _mini_book(tmp_path, records: dict[str, dict], labels: list[str]) -> None:
     (tmp_path / "_config.yml").write_text(
         "title: mini\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
         "exclude_patterns: ['_build/*']\n"
-        "sphinx:\n  extra_extensions: [sgdllm.site]\n"
+        "sphinx:\n  extra_extensions: [sgdllm.book.site]\n"
     )
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
     (tmp_path / "intro.md").write_text(

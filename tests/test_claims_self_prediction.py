@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, load_record
 
-from sgdllm.book import BookLayout
-from sgdllm.claims import PARTLY, evaluate_claims
+from sgdllm.book.claims import PARTLY, evaluate_claims
+from sgdllm.book.executor import BookLayout
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """The introduction's claims table, on the records of the chapters executed with the CI profile.
 
-``sgdllm.claims`` reads six chapters' records; every claim must be measured for the embedded
+``sgdllm.book.claims`` reads six chapters' records; every claim must be measured for the embedded
 model and (but the over/under-parametrized laws, read from the model only) for the counted
 kernels, and every verdict shown must follow from the numbers shown by the rule written beside
 them, in the Markdown and in the built page. The verdicts of the CI run are pinned where the
@@ -17,8 +17,7 @@ import pytest
 from claims_check import check_table, table_rows
 from conftest import ROOT, load_record
 
-from sgdllm.book import BookLayout
-from sgdllm.claims import (
+from sgdllm.book.claims import (
     CLAIMS,
     COUNTS,
     EMBEDDED,
@@ -29,6 +28,7 @@ from sgdllm.claims import (
     claims_markdown,
     evaluate_claims,
 )
+from sgdllm.book.executor import BookLayout
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Claims of the chapter *Your own trajectories*, checked on its CI-profile run.
 
-The tool (``sgdllm.trajectories.predict_trajectory_file``, ``sgdllm predict``) must run end to
-end on a trajectory logged by a PyTorch training loop, refuse a run too long for the model's
+The tool (``sgdllm.studies.trajectories.predict_trajectory_file``, ``sgdllm predict``) must run end
+to end on a trajectory logged by a PyTorch training loop, refuse a run too long for the model's
 context with a clear error, write its three files per prediction, and, with good kernels (the
 counted ones), predict laws that match continued training runs from the new starts. The
 embedded language model's shortfall is pinned too: if a better default model makes that test
@@ -65,7 +65,7 @@ def test_embedded_model_prediction_is_poor(n):
 
 
 def test_every_model_of_the_ladder_recorded_beside_the_counts(n):
-    # The convention sgdllm.claims reads: "<name>@<model id>" and "<name>@counts"; the embedded
+    # The convention sgdllm.book.claims reads: "<name>@<model id>" and "<name>@counts"; the embedded
     # model's numbers are also under the chapter's older keys, identical.
     for source in ("embedded", "smollm2-135m", "counts"):
         for name in ("w1_last", "std_ratio", "mean_error"):

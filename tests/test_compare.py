@@ -1,11 +1,18 @@
-"""Unit tests of sgdllm.compare and sgdllm.kernel.ar1_fit_kernel (chapter *Side by side*)."""
+"""Unit tests of sgdllm.studies.compare and sgdllm.kernel.ar1_fit_kernel (chapter *Side by
+side*)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sgdllm.compare import (
+from sgdllm.discretize import Scaler, fit_scaler
+from sgdllm.kernel import ar1_fit_kernel, count_kernel, one_hot_laws
+from sgdllm.metrics import tv
+from sgdllm.sgd.problems import least_squares
+from sgdllm.sgd.runs import least_squares_stationary_covariance
+from sgdllm.sgd.truth import ar1_kernel, sgd_coordinate_kernel
+from sgdllm.studies.compare import (
     ESTIMATORS,
     compare_estimators,
     cost_with_reading,
@@ -23,12 +30,6 @@ from sgdllm.compare import (
     time_network_sgd,
     time_prediction_and_sgd,
 )
-from sgdllm.discretize import Scaler, fit_scaler
-from sgdllm.kernel import ar1_fit_kernel, count_kernel, one_hot_laws
-from sgdllm.metrics import tv
-from sgdllm.problems import least_squares
-from sgdllm.sgd import least_squares_stationary_covariance
-from sgdllm.truth import ar1_kernel, sgd_coordinate_kernel
 
 
 def _ar1_states(n, phi=0.8, mu=50.0, sigma=3.0, seed=0):

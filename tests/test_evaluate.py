@@ -20,8 +20,8 @@ from sgdllm.lm.evaluate import (
     targets,
 )
 from sgdllm.lm.pretrain import DigitLlama, ModelSpec, save_pretrained
+from sgdllm.lm.processes import make_process, serialize_process
 from sgdllm.lm.tokenizer import encode_states
-from sgdllm.processes import make_process, serialize_process
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
-"""Unit tests of sgdllm.homogeneity (chapter: Adaptive optimizers as Markov chains)."""
+"""Unit tests of sgdllm.studies.homogeneity (chapter: Adaptive optimizers as Markov chains)."""
 
 import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
 from sgdllm.discretize import fit_scaler
-from sgdllm.homogeneity import (
+from sgdllm.sgd.optimizers import SGD, AdaGrad, RMSProp
+from sgdllm.sgd.problems import ill_conditioned_quadratic
+from sgdllm.sgd.runs import run_sgd
+from sgdllm.studies.homogeneity import (
     augmented_count_kernel,
     augmented_theta_laws,
     homogeneity_test,
@@ -18,9 +21,6 @@ from sgdllm.homogeneity import (
     two_sample_statistic,
     w1_to_samples,
 )
-from sgdllm.optimizers import SGD, AdaGrad, RMSProp
-from sgdllm.problems import ill_conditioned_quadratic
-from sgdllm.sgd import run_sgd
 
 
 def test_sample_w1_matches_scipy():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sgdllm.book import BookLayout, _kernel_env
+from sgdllm.book.executor import BookLayout, _kernel_env
 from sgdllm.lm import ladder
 from sgdllm.lm import load as load_mod
 

@@ -1,4 +1,4 @@
-"""Tests for sgdllm.optimizers: hand-computed steps, purity, validation."""
+"""Tests for sgdllm.sgd.optimizers: hand-computed steps, purity, validation."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgdllm.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp, as_optimizer
-from sgdllm.problems import ill_conditioned_quadratic
+from sgdllm.sgd.optimizers import SGD, AdaGrad, Adam, Optimizer, RMSProp, as_optimizer
+from sgdllm.sgd.problems import ill_conditioned_quadratic
 
 THETA = np.array([[1.0, -2.0]])
 GRAD = np.array([[0.5, -1.0]])

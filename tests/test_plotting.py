@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from sgdllm.plotting import plain_log_ticks
+from sgdllm.plotting.style import plain_log_ticks
 
 
 def _labels(lo: float, hi: float) -> tuple[list[str], list[str]]:

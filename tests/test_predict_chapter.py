@@ -16,8 +16,8 @@ from sgdllm.predict import (
     predict_laws,
     predicted_basin_probabilities,
 )
-from sgdllm.problems import two_basins
-from sgdllm.sgd import run_sgd
+from sgdllm.sgd.problems import two_basins
+from sgdllm.sgd.runs import run_sgd
 
 
 def two_basin_runs(starts, steps=150, seed=0):

@@ -196,7 +196,7 @@ def test_mix_probabilities_out_of_range_are_refused(tmp_path: Path, field: str) 
 
 
 def test_mixture_draws_only_the_named_families(tmp_path: Path) -> None:
-    from sgdllm.processes import random_train_process
+    from sgdllm.lm.processes import random_train_process
 
     rng = np.random.default_rng(0)
     names = {random_train_process(rng, {"ar1": 1.0, "langevin": 0.0}).name for _ in range(20)}

@@ -1,4 +1,4 @@
-"""Tests for sgdllm.problems: gradients, minimizers, basins, validation."""
+"""Tests for sgdllm.sgd.problems: gradients, minimizers, basins, validation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgdllm.problems import (
+from sgdllm.sgd.problems import (
     FiniteSumProblem,
     IllConditionedQuadratic,
     LeastSquares,

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from sgdllm.discretize import Scaler
-from sgdllm.metrics import tv
-from sgdllm.processes import (
+from sgdllm.lm.processes import (
     ALL_FAMILIES,
     HELD_OUT_FAMILIES,
     TRAIN_FAMILIES,
@@ -19,7 +18,8 @@ from sgdllm.processes import (
     random_train_process,
     serialize_process,
 )
-from sgdllm.truth import monte_carlo_kernel
+from sgdllm.metrics import tv
+from sgdllm.sgd.truth import monte_carlo_kernel
 
 
 @pytest.mark.parametrize("family", sorted(ALL_FAMILIES))

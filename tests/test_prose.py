@@ -1,11 +1,11 @@
-"""sgdllm.prose: numbers, lists and booleans as a sentence writes them."""
+"""sgdllm.book.prose: numbers, lists and booleans as a sentence writes them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sgdllm.prose import number, prose, scientific, words, yes_no
+from sgdllm.book.prose import number, prose, scientific, words, yes_no
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from sgdllm.records import (
+from sgdllm.book.records import (
     Recorder,
     chapter_table,
     figure_table,
@@ -166,7 +166,7 @@ def test_glued_text_is_words_and_numbers_stay_exact(tmp_path, monkeypatch):
 
 
 def test_alt_text_is_the_captions_first_sentence():
-    from sgdllm.records import alt_text, figure_label
+    from sgdllm.book.records import alt_text, figure_label
 
     caption = "Law of $\\theta_t$ from [the runs](http://x) and `counts`. Right: more."
     assert alt_text(caption) == "Law of \\theta_t from the runs and counts."

@@ -21,7 +21,7 @@ from sgdllm.cli import main
 from sgdllm.discretize import Scaler, discretize
 from sgdllm.kernel import count_kernel
 from sgdllm.predict import POWER_MIN_GAP, dirac, laws_at, propagate
-from sgdllm.trajectories import START_MARGIN, load_trajectory
+from sgdllm.studies.trajectories import START_MARGIN, load_trajectory
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,7 @@ def test_start_within_the_margin_is_predicted(tmp_path, capsys, run_file):
 
 
 def test_start_far_out_refused_by_the_api_too(tmp_path, run_file):
-    from sgdllm.trajectories import predict_trajectory_file
+    from sgdllm.studies.trajectories import predict_trajectory_file
 
     with pytest.raises(ValueError, match="far outside the logged range"):
         predict_trajectory_file(run_file, kernel="counts", starts=[1e6, 1e6], out_dir=None)
@@ -360,7 +360,7 @@ def test_evaluate_and_pretrain_errors_are_one_line(tmp_path, capsys, argv, needl
 @pytest.mark.parametrize(
     ("argv", "target"),
     [
-        (["predict", "run.npy"], ("sgdllm.trajectories", "predict_trajectory_file")),
+        (["predict", "run.npy"], ("sgdllm.studies.trajectories", "predict_trajectory_file")),
         (["pretrain", "--out", "m"], ("sgdllm.lm.pretrain", "main")),
         (["evaluate-model"], ("sgdllm.lm.evaluate", "main")),
     ],

@@ -1,8 +1,8 @@
 """The repository's address is typed in one place: ``repository.url`` of ``_config.yml``.
 
 Everything else reads it: the book's buttons (Jupyter Book), the intro's install command
-(``sgdllm.site.repository_substitutions``), the launch-button URLs (``sgdllm.site``) and the
-push of the executed notebooks (``.ci/publish-executed``). A GitHub address of a repository of
+(``sgdllm.book.site.repository_substitutions``), the launch-button URLs (``sgdllm.book.site``) and
+the push of the executed notebooks (``.ci/publish-executed``). A GitHub address of a repository of
 the same name typed anywhere else in the tree (the same address, or one that disagrees with it)
 fails here, as does a Binder, Colab or GitHub Pages address of it.
 """
@@ -85,7 +85,7 @@ def test_the_checker_finds_typed_and_disagreeing_addresses():
 
 def test_the_repository_url_is_typed_only_in_the_config():
     files = project_files()
-    assert CONFIG_FILE in files and "README.md" in files and "sgdllm/site.py" in files
+    assert CONFIG_FILE in files and "README.md" in files and "sgdllm/book/site.py" in files
     typed = {}
     for name in files:
         if name == CONFIG_FILE:

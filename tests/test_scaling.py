@@ -1,4 +1,4 @@
-"""Tests of the learning curves and power-law fits of sgdllm.scaling."""
+"""Tests of the learning curves and power-law fits of sgdllm.studies.scaling."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from sgdllm.discretize import Scaler
 from sgdllm.kernel import count_kernel, cv_bandwidth
 from sgdllm.metrics import bhattacharyya, spectral_gap, stationary_law
-from sgdllm.scaling import (
+from sgdllm.sgd.truth import random_chain, two_state_chain
+from sgdllm.studies.scaling import (
     ESTIMATORS,
     chain_kernel,
     chain_series,
@@ -23,7 +24,6 @@ from sgdllm.scaling import (
     moving_average,
     stay_probability,
 )
-from sgdllm.truth import random_chain, two_state_chain
 
 # ----------------------------------------------------------------------------- chains
 

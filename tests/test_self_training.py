@@ -1,4 +1,5 @@
-"""Unit tests of sgdllm.self_training (SGD on the final norm of a copy of a LLaMA or a GPT-2)."""
+"""Unit tests of sgdllm.studies.self_training (SGD on the final norm of a copy of a LLaMA or a
+GPT-2)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from lm_fixtures import tiny_gpt2, tiny_llama
 
-from sgdllm.self_training import (
+from sgdllm.studies.self_training import (
     head_loss,
     head_task,
     steepest_coordinates,

@@ -1,4 +1,4 @@
-"""Tests for sgdllm.sgd: running chains and the stationary law of constant-step SGD."""
+"""Tests for sgdllm.sgd.runs: running chains and the stationary law of constant-step SGD."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from sgdllm.optimizers import SGD, Adam, RMSProp
-from sgdllm.problems import least_squares, logistic_regression, two_basins
-from sgdllm.sgd import least_squares_stationary_covariance, run_sgd, stationary_moments
+from sgdllm.sgd.optimizers import SGD, Adam, RMSProp
+from sgdllm.sgd.problems import least_squares, logistic_regression, two_basins
+from sgdllm.sgd.runs import least_squares_stationary_covariance, run_sgd, stationary_moments
 
 LS = least_squares(50, 2, noise=0.5, seed=1)  # under-parametrized, d=2, N=50
 

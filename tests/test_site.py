@@ -1,7 +1,7 @@
 """The book's web side: offline MathJax, launch and download buttons, the API reference.
 
-Fast tests check ``sgdllm.site`` and the configuration; the ``slow`` ones read the HTML that the
-``built_book`` fixture builds (every chapter executed with the CI profile).
+Fast tests check ``sgdllm.book.site`` and the configuration; the ``slow`` ones read the HTML that
+the ``built_book`` fixture builds (every chapter executed with the CI profile).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import yaml
 from conftest import ROOT
 
 import sgdllm
-from sgdllm import site
-from sgdllm.book import chapter_names
+from sgdllm.book import site
+from sgdllm.book.executor import chapter_names
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO = CONFIG["repository"]["url"]  # typed there only (tests/test_repository_url.py)
@@ -36,7 +36,7 @@ NOT_IN_API = {"sgdllm.__main__"}
 
 def test_mathjax_source_ships_mathjax2_and_what_the_config_loads():
     src = site.mathjax_source()
-    # MathJax 2 (the configuration of sgdllm.site is written for it), not 3
+    # MathJax 2 (the configuration of sgdllm.book.site is written for it), not 3
     assert re.search(r'MathJax\.version="2\.7\.\d+"', (src / "MathJax.js").read_text())
     for config_file in site.MATHJAX2_CONFIG["config"]:
         assert (src / "config" / config_file).is_file(), config_file
@@ -136,7 +136,7 @@ def test_intro_quotes_the_repository_through_substitutions(tmp_path):
         "# Page\n\nRun {{ colab_install }} from {{ launch_branch }}, not {{ source_branch }}.\n"
     )
     config = {
-        "extensions": ["myst_parser", "sgdllm.site"],
+        "extensions": ["myst_parser", "sgdllm.book.site"],
         "myst_enable_extensions": ["substitution"],
         "html_theme_options": {"repository_url": EXAMPLE, "repository_branch": "main"},
         "sgdllm_launch_branch": "executed",
@@ -170,7 +170,7 @@ DOCUMENTED = {
     "sgdllm.lm.adapters.DigitAdapter",
     "sgdllm.kernel.count_kernel",
     "sgdllm.kernel.Kernel.matrix",
-    "sgdllm.truth.Kernel.matrix",  # a made-up twin: "Kernel.matrix" becomes ambiguous
+    "sgdllm.sgd.truth.Kernel.matrix",  # a made-up twin: "Kernel.matrix" becomes ambiguous
 }
 
 
@@ -178,8 +178,8 @@ DOCUMENTED = {
     ("target", "module", "cls", "expected"),
     [
         # a class imported by the module, written without its module
-        ("Scaler.to_states", "sgdllm.truth", None, "sgdllm.discretize.Scaler.to_states"),
-        ("~sgdllm.discretize.Scaler", "sgdllm.truth", None, "sgdllm.discretize.Scaler"),
+        ("Scaler.to_states", "sgdllm.sgd.truth", None, "sgdllm.discretize.Scaler.to_states"),
+        ("~sgdllm.discretize.Scaler", "sgdllm.sgd.truth", None, "sgdllm.discretize.Scaler"),
         # a re-exported function, mapped to where it is defined
         ("sgdllm.lm.load_model", "sgdllm.lm.hierarchy", None, "sgdllm.lm.load.load_model"),
         ("sgdllm.count_kernel", "sgdllm.predict", None, "sgdllm.kernel.count_kernel"),
@@ -188,7 +188,7 @@ DOCUMENTED = {
         # a unique suffix, not importable from the module that writes it
         ("to_states", "sgdllm.metrics", None, "sgdllm.discretize.Scaler.to_states"),
         # broken: a typo, an ambiguous suffix, another library, prose
-        ("Scaler.to_statez", "sgdllm.truth", None, None),
+        ("Scaler.to_statez", "sgdllm.sgd.truth", None, None),
         ("Kernel.matrix", "sgdllm.metrics", None, None),
         ("numpy.ndarray", "sgdllm.kernel", None, None),
         ("array of shape", "sgdllm.kernel", None, None),
@@ -199,11 +199,11 @@ def test_resolve_short_reference(target, module, cls, expected):
 
 
 def test_names_sgdllm_object_distinguishes_undocumented_from_broken():
-    assert site.names_sgdllm_object("ALL_FAMILIES", "sgdllm.processes", "AR1")
-    assert site.names_sgdllm_object("sgdllm.processes.ALL_FAMILIES", None, None)
+    assert site.names_sgdllm_object("ALL_FAMILIES", "sgdllm.lm.processes", "AR1")
+    assert site.names_sgdllm_object("sgdllm.lm.processes.ALL_FAMILIES", None, None)
     # a dataclass field whose default is None still exists
-    assert site.names_sgdllm_object("theta_star", "sgdllm.problems", "LogisticRegression")
-    assert not site.names_sgdllm_object("ALL_FAMILIEZ", "sgdllm.processes", "AR1")
+    assert site.names_sgdllm_object("theta_star", "sgdllm.sgd.problems", "LogisticRegression")
+    assert not site.names_sgdllm_object("ALL_FAMILIEZ", "sgdllm.lm.processes", "AR1")
     assert not site.names_sgdllm_object("numpy.ndarray", "sgdllm.kernel", None)
 
 
@@ -219,7 +219,7 @@ def test_config_repository_launch_and_extensions():
     assert launch["binderhub_url"] == "https://mybinder.org"
     assert launch["colab_url"] == "https://colab.research.google.com"
     sphinx = CONFIG["sphinx"]
-    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon", "sgdllm.site"} <= set(
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon", "sgdllm.book.site"} <= set(
         sphinx["extra_extensions"]
     )
     config = sphinx["config"]
@@ -378,8 +378,8 @@ def test_launch_buttons_open_the_executed_notebook_on_the_launch_branch(built_bo
 
 
 def test_settings_table_reads_each_chapters_declared_defaults():
-    from sgdllm.book import declared_parameters
-    from sgdllm.site import settings_markdown
+    from sgdllm.book.executor import declared_parameters
+    from sgdllm.book.site import settings_markdown
 
     text = settings_markdown(ROOT, ["digits", "models"])
     rows = {

@@ -1,4 +1,4 @@
-"""sgdllm.trajectories: loading logged trajectories, validation errors, and the one-call
+"""sgdllm.studies.trajectories: loading logged trajectories, validation errors, and the one-call
 prediction (with counted kernels, fast; the language-model path is in test_cli_predict.py)."""
 
 import json
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from sgdllm.predict import compare_with_runs
-from sgdllm.problems import least_squares
-from sgdllm.sgd import run_sgd
-from sgdllm.trajectories import (
+from sgdllm.sgd.problems import least_squares
+from sgdllm.sgd.runs import run_sgd
+from sgdllm.studies.trajectories import (
     MIN_STEPS,
     load_trajectory,
     parse_start,
@@ -152,7 +152,7 @@ def test_starts_and_horizons_checked(tmp_path):
 
 
 def test_failure_leaves_nothing_written(tmp_path, monkeypatch):
-    import sgdllm.trajectories as tr
+    import sgdllm.studies.trajectories as tr
 
     np.save(tmp_path / "r.npy", ar1())
 

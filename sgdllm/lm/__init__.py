@@ -12,10 +12,10 @@ discretized series into next-state laws, row ``t`` being the model's law of ``s_
 >>> laws = next_state_laws(lm, states, digits=2)       # doctest: +SKIP
 """
 
-from .adapters import detect_adapter
-from .hierarchy import next_state_laws, next_state_laws_multivariate
-from .load import LanguageModel, load_model
-from .registry import list_models
+from sgdllm.lm.adapters import detect_adapter
+from sgdllm.lm.hierarchy import next_state_laws, next_state_laws_multivariate
+from sgdllm.lm.load import LanguageModel, load_model
+from sgdllm.lm.registry import list_models
 
 __all__ = [
     "LanguageModel",

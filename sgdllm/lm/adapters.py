@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..discretize import MAX_DIGITS, check_digits, check_states
+from sgdllm.discretize import MAX_DIGITS, check_digits, check_states
 
 __all__ = [
     "Adapter",

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..records import file_mode
+from sgdllm.book.records import file_mode
 
 __all__ = [
     "ALGORITHM_VERSION",

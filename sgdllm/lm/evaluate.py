@@ -2,10 +2,10 @@
 
 Chapter: *The embedded language model* (its model card reports this evaluation).
 
-Protocol. For each family of :mod:`sgdllm.processes` evaluated (training families *and* the
+Protocol. For each family of :mod:`sgdllm.lm.processes` evaluated (training families *and* the
 held-out ones, with fresh parameters from fixed seeds) and each number of digits, draw
 ``n_series`` processes, sample one series each, and rescale it by its own min/max exactly as
-the book does (:func:`sgdllm.processes.serialize_process`). At context ``n`` (values
+the book does (:func:`sgdllm.lm.processes.serialize_process`). At context ``n`` (values
 ``0..n`` seen) every estimator gives a law of value ``n + 1``, compared with the exact row
 ``s_n`` of the true binned kernel (``process.kernel(scaler)``) by the Bhattacharyya distance
 and total variation:
@@ -46,9 +46,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ..kernel import cv_bandwidth, rule_bandwidth
-from ..metrics import bhattacharyya, tv
-from ..processes import ALL_FAMILIES, HELD_OUT_FAMILIES, make_process, serialize_process
+from sgdllm.kernel import cv_bandwidth, rule_bandwidth
+from sgdllm.lm.processes import ALL_FAMILIES, HELD_OUT_FAMILIES, make_process, serialize_process
+from sgdllm.metrics import bhattacharyya, tv
 
 __all__ = [
     "CONTEXTS",
@@ -94,7 +94,7 @@ def default_model_dir() -> Path:
 
 def family_id(family: str) -> int:
     """The number that seeds a family's evaluation series: its position in
-    :data:`EVAL_FAMILIES`, then the other families of :mod:`sgdllm.processes` in registry order.
+    :data:`EVAL_FAMILIES`, then the other families of :mod:`sgdllm.lm.processes` in registry order.
 
     It does not depend on which families one evaluation run includes, so a run on a subset
     scores exactly the series of the model card's run.
@@ -124,8 +124,8 @@ def model_laws_fn(model: str | Path | None = None) -> LawsFn:
     same model class (``AutoModelForCausalLM``) as every chapter of the book. The model runs on
     the CPU in float32 (a GPU's default bfloat16 would change the card's numbers).
     """
-    from .hierarchy import next_state_laws
-    from .load import load_model
+    from sgdllm.lm.hierarchy import next_state_laws
+    from sgdllm.lm.load import load_model
 
     lm = load_model(model, device="cpu")
 
@@ -201,7 +201,7 @@ def evaluate(
     ----------
     laws_fn : callable ``(states (T,), digits) -> (T, K)``
         Row ``t``: the law of value ``t + 1`` given values ``0..t``.
-    families : names in :data:`sgdllm.processes.ALL_FAMILIES`
+    families : names in :data:`sgdllm.lm.processes.ALL_FAMILIES`
     digits : numbers of digits evaluated
     contexts : ``{digits: context lengths}``, default :data:`CONTEXTS`
     n_series : series per family and digits
@@ -543,12 +543,12 @@ tok = AutoTokenizer.from_pretrained("sgdllm/models/default")
 
 ## Training
 
-* **Data**, generated on the fly (`sgdllm.processes`), from random processes of the families
+* **Data**, generated on the fly (`sgdllm.lm.processes`), from random processes of the families
   {fams}: AR(1)/OU (stationary starts and converging transients), the same AR(1) with
   Student-t noise (`heavy_ar`), threshold AR, reflected random walks, noisy logistic/sine maps,
   discrete Markov chains on 2-12 random values with Dirichlet (often sticky) transition
   matrices, Euler-Maruyama Langevin dynamics in random double-well and anharmonic potentials.
-  Parameter ranges are documented in `sgdllm/processes.py`. Held out from training, used only
+  Parameter ranges are documented in `sgdllm/lm/processes.py`. Held out from training, used only
   for evaluation: `student_t_ar` (Student-t noise whose scale depends on the state; its heavy
   tails are not new to the model, since `heavy_ar` trains them, its state-dependent scale is),
   `multiplicative` (a contracting linear map whose noise grows with the distance to its fixed
@@ -669,7 +669,7 @@ def main(
     The destinations and the model directory are checked before the model is loaded or any
     law computed (a ``ValueError`` or ``FileNotFoundError`` naming the path).
     """
-    from ..outputs import check_output_file
+    from sgdllm.outputs import check_output_file
 
     model_dir = Path(model) if model is not None else default_model_dir()
     if not (model_dir / "config.json").is_file():

@@ -81,10 +81,10 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from tqdm import tqdm  # plain text bars: tqdm.auto warns in notebooks without ipywidgets
 
-from ..discretize import MAX_DIGITS, check_digits, check_states
-from . import cache as disk_cache
-from .adapters import Adapter, Encoding, symbols
-from .load import LanguageModel
+from sgdllm.discretize import MAX_DIGITS, check_digits, check_states
+from sgdllm.lm import cache as disk_cache
+from sgdllm.lm.adapters import Adapter, Encoding, symbols
+from sgdllm.lm.load import LanguageModel
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -1054,7 +1054,7 @@ def next_state_laws_with_bound(
             f"{type(lm).__name__}"
         )
     if cache_dir is not None:  # before the laws are computed, not when they are saved
-        from ..outputs import check_output_dir
+        from sgdllm.outputs import check_output_dir
 
         check_output_dir(cache_dir, option="cache_dir", probe=False)
     digits = check_digits(digits, MAX_DIGITS)

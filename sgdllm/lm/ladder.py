@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .load import LanguageModel, load_model
-from .registry import KNOWN_MODELS
+from sgdllm.lm.load import LanguageModel, load_model
+from sgdllm.lm.registry import KNOWN_MODELS
 
 __all__ = [
     "EMBEDDED",

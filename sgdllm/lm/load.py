@@ -44,10 +44,10 @@ from urllib.parse import urlparse
 
 import torch
 
-from . import registry
-from .adapters import Adapter, detect_adapter
-from .gguf import check_gguf, sha256_file
-from .weights_cache import dequantized_model_dir
+from sgdllm.lm import registry
+from sgdllm.lm.adapters import Adapter, detect_adapter
+from sgdllm.lm.gguf import check_gguf, sha256_file
+from sgdllm.lm.weights_cache import dequantized_model_dir
 
 __all__ = [
     "DEFAULT_DIGITS",

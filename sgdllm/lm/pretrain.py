@@ -17,8 +17,8 @@ rotary model reached in 12.6M tokens the validation loss that the earlier GPT-2 
 after 24.6M (the model card's notes on the recipe).
 
 Data (generated on the fly, :func:`make_batch`): series of the training families of
-:mod:`sgdllm.processes` (never SGD), drawn from the mixture
-:data:`sgdllm.processes.TRAIN_WEIGHTS`, each rescaled by its own min/max exactly as the book
+:mod:`sgdllm.lm.processes` (never SGD), drawn from the mixture
+:data:`sgdllm.lm.processes.TRAIN_WEIGHTS`, each rescaled by its own min/max exactly as the book
 does and written with 2 digits (80% of batches) or 3 digits (20%),
 ``"<s>523,541,538,..."``. Nine sequences in ten are one series that fills the context (341
 values at 2 digits, 256 at 3); the rest pack several shorter series (10 to ``T_max`` values,
@@ -50,9 +50,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..discretize import discretize
-from ..processes import TRAIN_WEIGHTS, check_mixture, random_train_process
-from .tokenizer import BOS_ID, PAD_ID, VOCAB, build_digit_tokenizer, encode_states
+from sgdllm.discretize import discretize
+from sgdllm.lm.processes import TRAIN_WEIGHTS, check_mixture, random_train_process
+from sgdllm.lm.tokenizer import BOS_ID, PAD_ID, VOCAB, build_digit_tokenizer, encode_states
 
 __all__ = [
     "DigitLlama",
@@ -376,7 +376,7 @@ def make_batch(
     ``n_tokens`` tokens, or (probability ``pack_prob``) several series of log-uniform lengths
     in ``[min_values, T_max]`` concatenated, each with its ``<s>``, cut to ``n_tokens``.
     Series come from the family ``mixture`` (default
-    :data:`sgdllm.processes.TRAIN_WEIGHTS`).
+    :data:`sgdllm.lm.processes.TRAIN_WEIGHTS`).
     """
     t_max = math.ceil((n_tokens - 1) / (digits + 1))
     out = np.empty((batch, n_tokens), dtype=np.int64)
@@ -631,7 +631,7 @@ _FLAGS = {
 
 def _check_cli_args(out: str, minutes: float | None, overrides: dict) -> None:
     """Raise ``ValueError`` naming the option and the fix for a value training cannot use."""
-    from ..outputs import check_output_dir
+    from sgdllm.outputs import check_output_dir
 
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ValueError(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .gguf import assemble_chunks, check_gguf
+from sgdllm.lm.gguf import assemble_chunks, check_gguf
 
 __all__ = [
     "KNOWN_MODELS",
@@ -263,7 +263,7 @@ def gguf_path(model: KnownModel | str, *, root: str | os.PathLike | None = None)
     CorruptFileError
         The installed file or a chunk is damaged; the message says to reinstall.
     """
-    from .weights_cache import cache_root
+    from sgdllm.lm.weights_cache import cache_root
 
     model = get_model(model) if isinstance(model, str) else model
     paths = installed_files(model)

@@ -253,8 +253,8 @@ def llmtime_text(states: ArrayLike, digits: int, *, spaced: bool = False) -> str
     >>> llmtime_text([523, 41], 3), llmtime_text([523, 41], 3, spaced=True)
     ('523,041,', ' 5 2 3 , 0 4 1 ,')
     """
-    from ..discretize import check_digits
-    from .adapters import DigitAdapter, SpacedDigitAdapter
+    from sgdllm.discretize import check_digits
+    from sgdllm.lm.adapters import DigitAdapter, SpacedDigitAdapter
 
     cls = SpacedDigitAdapter if spaced else DigitAdapter
     return cls(check_digits(digits), (), (), ()).text(states)

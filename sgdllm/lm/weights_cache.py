@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .gguf import sha256_file
+from sgdllm.lm.gguf import sha256_file
 
 __all__ = [
     "CACHE_ENV",

@@ -65,7 +65,7 @@ from typing import Any
 
 import yaml
 
-from .records import library_versions, provenance, write_json_atomic
+from sgdllm.book.records import library_versions, provenance, write_json_atomic
 
 __all__ = [
     "AGGREGATES",
@@ -1036,7 +1036,7 @@ def _portable_notebook(
 def _downloads_cell(layout: BookLayout, name: str, arrays: list[str] | tuple[str, ...]) -> dict:
     """A Markdown cell linking (Sphinx ``{download}``, paths from the book's root) the chapter's
     record, ``<records>/<name>.json`` (every recorded number with its provenance), and each
-    ``<figures>/<name>/<array>.npz`` that :meth:`sgdllm.records.Recorder.arrays` saved."""
+    ``<figures>/<name>/<array>.npz`` that :meth:`sgdllm.book.records.Recorder.arrays` saved."""
     records = layout.records.relative_to(layout.root).as_posix()
     figures = layout.figures.relative_to(layout.root).as_posix()
     lines = [
@@ -1125,7 +1125,7 @@ def _hide_record_calls(nb: dict[str, Any]) -> None:
 
 
 def _number_figures(nb: dict[str, Any], name: str) -> None:
-    """Turn each figure shown by :meth:`sgdllm.records.Recorder.figure` into a numbered figure.
+    """Turn each figure shown by :meth:`sgdllm.book.records.Recorder.figure` into a numbered figure.
 
     The figure's output carries ``metadata.sgdllm.figure`` (label, caption, alt text); its
     caption follows as a Markdown output (``metadata.sgdllm.caption_of``) for readers of the

@@ -41,9 +41,9 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from .discretize import discretize
-from .lm.tokenizer import encode_states
-from .processes import make_process
+from sgdllm.discretize import discretize
+from sgdllm.lm.processes import make_process
+from sgdllm.lm.tokenizer import encode_states
 
 __all__ = [
     "FINAL_NORMS",
@@ -84,7 +84,7 @@ def training_tokens(
 ) -> NDArray[np.int64]:
     """Token ids of ``n_series`` series of one random process, serialized as the model reads them.
 
-    One process of ``family`` (:func:`sgdllm.processes.make_process`, parameters drawn from the
+    One process of ``family`` (:func:`sgdllm.lm.processes.make_process`, parameters drawn from the
     seed) is sampled ``n_series`` times; each series is rescaled by its own min/max
     (:func:`sgdllm.discretize.discretize`) and encoded ``<s>v0,v1,...,``
     (:func:`sgdllm.lm.tokenizer.encode_states`), as in pretraining (:mod:`sgdllm.lm.pretrain`).

@@ -21,7 +21,7 @@ distribution ``pi_gamma``:
   ``theta* + O(gamma)``.
 
 :func:`run_sgd` simulates many independent chains at once (vectorized over runs), for SGD or
-any optimizer of :mod:`sgdllm.optimizers`; :func:`stationary_moments` pools the iterates
+any optimizer of :mod:`sgdllm.sgd.optimizers`; :func:`stationary_moments` pools the iterates
 after a burn-in.
 """
 
@@ -32,8 +32,8 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from sgdllm.optimizers import Optimizer, as_optimizer
-from sgdllm.problems import FiniteSumProblem, LeastSquares
+from sgdllm.sgd.optimizers import Optimizer, as_optimizer
+from sgdllm.sgd.problems import FiniteSumProblem, LeastSquares
 
 __all__ = ["least_squares_stationary_covariance", "run_sgd", "stationary_moments"]
 
@@ -108,7 +108,7 @@ def run_sgd(
     steps : int
         Number of iterations (``>= 0``).
     optimizer : Optimizer or float
-        An optimizer from :mod:`sgdllm.optimizers`; a float ``gamma`` means ``SGD(gamma)``.
+        An optimizer from :mod:`sgdllm.sgd.optimizers`; a float ``gamma`` means ``SGD(gamma)``.
     batch_size : int, default 1
     n_runs : int, default 1
     seed : int or None, default 0

@@ -41,7 +41,7 @@ hyperparameters once their state has reached its stationary regime, the law of `
 ``s_t`` grow like ``t`` and the displacements shrink like ``1/sqrt(t)``.
 
 **The remedy.** RMSProp, Adam and AdaGrad are homogeneous chains on the augmented state
-``(theta, s)`` (K. Yuan, lecture notes *Adaptive SGD*; :mod:`sgdllm.optimizers`). Per coordinate
+``(theta, s)`` (K. Yuan, lecture notes *Adaptive SGD*; :mod:`sgdllm.sgd.optimizers`). Per coordinate
 we serialize the state ``s_i`` as an extra discrete coordinate: ``log s_i`` is cut into ``B``
 quantile bins (:func:`state_edges`, :func:`state_bins`), and the joint chain on
 ``(theta-state, s-bin)`` (``K B`` states) is counted (:func:`augmented_count_kernel`). Its
@@ -67,8 +67,8 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import ArrayLike, NDArray
 
-from .discretize import Scaler
-from .metrics import w1
+from sgdllm.discretize import Scaler
+from sgdllm.metrics import w1
 
 __all__ = [
     "HomogeneityTest",
@@ -301,7 +301,7 @@ def neighbourhood_displacements(
     Parameters
     ----------
     runs : array_like, shape (R, T + 1, d)
-        Trajectories, e.g. from :func:`sgdllm.sgd.run_sgd`.
+        Trajectories, e.g. from :func:`sgdllm.sgd.runs.run_sgd`.
     window : (int, int)
         ``(start, stop)``, times of the current iterate.
     centre : array_like, shape (d,)

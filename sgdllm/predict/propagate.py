@@ -28,47 +28,37 @@ carry them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import scipy.sparse
 from numpy.typing import ArrayLike, NDArray
 
-from .discretize import Scaler
-from .impute import ImputeMethod, OutsideRule, impute
-from .kernel import Bandwidth, Kernel, count_kernel, kernel_from_laws
-from .metrics import law_moments, w1
+from sgdllm.discretize import Scaler
+from sgdllm.impute import ImputeMethod, OutsideRule, impute
+from sgdllm.kernel import Bandwidth, Kernel, count_kernel, kernel_from_laws
 
 __all__ = [
     "MAX_OUTPUT_BYTES",
-    "MAX_PRODUCT_STATES",
     "POWER_MIN_GAP",
     "PROPAGATE_METHODS",
     "SPARSE_DENSITY",
-    "basin_frequencies",
-    "basin_probabilities",
-    "basin_table",
-    "basin_tables_by_runs",
-    "compare_with_runs",
     "coordinate_kernels",
     "dirac",
     "initial_law",
     "laws_at",
-    "near_minimum",
     "predict_laws",
-    "predicted_basin_probabilities",
     "propagate",
     "sample_paths",
     "sample_trajectories",
 ]
 
+
 #: Kernels with at most this fraction of non-zero entries are propagated as CSR sparse
 #: matrices. Measured on 2 cores (benchmarks/bench_core.py): for 100 starts through 1000
 #: states, scipy's single-threaded sparse product beats the dense BLAS one below ~10%.
 SPARSE_DENSITY = 0.1
-#: Largest product grid :func:`predicted_basin_probabilities` enumerates.
-MAX_PRODUCT_STATES = 4_000_000
 #: Tolerance on the total mass of a law.
 _MASS_TOL = 1e-8
 #: Smallest normal double; smaller (subnormal) probabilities are flushed to 0 when propagating.
@@ -82,7 +72,6 @@ MAX_OUTPUT_BYTES = 8 * 2**30
 PROPAGATE_METHODS = ("auto", "step", "power")
 PropagateMethod = Literal["auto", "step", "power"]
 
-BasinFn = Callable[[NDArray[np.float64]], ArrayLike]
 Operator = NDArray[np.float64] | scipy.sparse.csr_matrix
 
 
@@ -538,238 +527,6 @@ def sample_trajectories(
     return out
 
 
-# ----------------------------------------------------------------------------- basins
-
-
-def _basin_labels(
-    points: NDArray[np.float64], basin_fn: BasinFn, n_basins: int | None
-) -> tuple[NDArray[np.int64], int]:
-    labels = np.asarray(basin_fn(points))
-    if labels.shape != points.shape[:-1] or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
-            f"basin_fn must map points of shape (..., d) to integer basin indices of shape "
-            f"(...), got {labels.dtype} of shape {labels.shape} for points {points.shape}"
-        )
-    if labels.size and labels.min() < 0:
-        raise ValueError(f"basin_fn returned a negative basin index ({labels.min()})")
-    inferred = int(labels.max()) + 1 if labels.size else 1
-    if n_basins is None:
-        n_basins = inferred
-    elif _check_int(n_basins, "n_basins", 1) < inferred:
-        raise ValueError(f"basin_fn returned index {inferred - 1} but n_basins={n_basins}")
-    return labels.astype(np.int64), int(n_basins)
-
-
-def basin_probabilities(
-    final_thetas: ArrayLike, basin_fn: BasinFn, n_basins: int | None = None
-) -> NDArray[np.float64]:
-    """Fraction of points in each basin, ``pi_b = #{j : basin(theta_j) = b} / n``.
-
-    Parameters
-    ----------
-    final_thetas : array_like, shape (n, d)
-        E.g. the last values of :func:`sample_trajectories` (predicted) or of real runs.
-    basin_fn : callable
-        Maps ``(..., d)`` points to integer basin indices ``(...)`` (``problem.basin``).
-    n_basins : int, optional
-        Number of basins (default: largest index seen + 1; pass ``len(problem.minimizers())``
-        so that empty basins count).
-
-    Returns
-    -------
-    ndarray, shape (n_basins,)
-    """
-    pts = np.asarray(final_thetas, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[0] == 0:
-        raise ValueError(f"final_thetas must have shape (n, d) with n >= 1, got {pts.shape}")
-    if not np.all(np.isfinite(pts)):
-        raise ValueError("final_thetas contains NaN or Inf")
-    labels, n_basins = _basin_labels(pts, basin_fn, n_basins)
-    return np.bincount(labels, minlength=n_basins) / labels.size
-
-
-def basin_frequencies(
-    runs: ArrayLike, basin_fn: BasinFn, n_basins: int | None = None
-) -> NDArray[np.float64]:
-    """Basin-hit frequencies of real runs: :func:`basin_probabilities` of their last values.
-
-    Parameters
-    ----------
-    runs : array_like, shape (n_runs, steps + 1, d) or (n_runs, d)
-        Runs (their last step is used) or final values.
-    basin_fn, n_basins
-        As in :func:`basin_probabilities`.
-    """
-    r = np.asarray(runs, dtype=np.float64)
-    if r.ndim == 3:
-        r = r[:, -1]
-    return basin_probabilities(r, basin_fn, n_basins)
-
-
-def predicted_basin_probabilities(
-    laws: Sequence[ArrayLike],
-    kernels: Sequence[Kernel],
-    basin_fn: BasinFn,
-    n_basins: int | None = None,
-) -> NDArray[np.float64]:
-    """Basin probabilities of the product of predicted marginal laws, without sampling.
-
-    Under channel independence the predicted joint law is ``prod_i p^(i)``, so
-
-    .. math::
-
-        \\pi_b = \\sum_{s_1, \\dots, s_d} \\prod_i p^{(i)}(s_i) \\,
-        \\mathbf 1[\\mathrm{basin}(x_1(s_1), \\dots, x_d(s_d)) = b],
-
-    with ``x_i(s)`` the bin centres; the sum runs over the product of the marginals' supports
-    (at most :data:`MAX_PRODUCT_STATES` points; otherwise sample with
-    :func:`sample_trajectories` and use :func:`basin_probabilities`).
-
-    Parameters
-    ----------
-    laws : sequence of array_like, shapes (K_i,)
-        One law per coordinate (e.g. ``predict_laws(...)[i][-1]``).
-    kernels : sequence of Kernel
-        Their scalers give the bin centres.
-    basin_fn, n_basins
-        As in :func:`basin_probabilities`.
-
-    Returns
-    -------
-    ndarray, shape (n_basins,)
-    """
-    if len(laws) != len(kernels) or len(laws) == 0:
-        raise ValueError(f"pass one law per kernel, got {len(laws)} laws and {len(kernels)}")
-    supports, masses, values = [], [], []
-    for i, (law, ker) in enumerate(zip(laws, kernels, strict=True)):
-        p = _check_start_laws(law, ker.n_states)
-        if p.ndim != 1 or ker.scaler is None:
-            raise ValueError(
-                f"laws[{i}] must be one law of shape ({ker.n_states},) and "
-                f"kernels[{i}] must have a scaler"
-            )
-        s = np.flatnonzero(p)
-        supports.append(s)
-        masses.append(p[s])
-        values.append(np.asarray(ker.scaler.to_values(s)))
-    size = int(np.prod([s.size for s in supports], dtype=np.float64))
-    if size > MAX_PRODUCT_STATES:
-        raise ValueError(
-            f"the product of the marginals' supports has {size} points (more than "
-            f"{MAX_PRODUCT_STATES}); sample with sample_trajectories and use basin_probabilities"
-        )
-    grids = np.meshgrid(*values, indexing="ij")
-    points = np.stack(grids, axis=-1).reshape(-1, len(laws))
-    weight = masses[0]
-    for m in masses[1:]:
-        weight = np.multiply.outer(weight, m)
-    labels, n_basins = _basin_labels(points, basin_fn, n_basins)
-    probs = np.bincount(labels, weights=weight.ravel(), minlength=n_basins)
-    return probs / probs.sum()
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-
-def compare_with_runs(
-    kernels: Sequence[Kernel],
-    x0: ArrayLike,
-    runs: ArrayLike,
-    horizons: ArrayLike,
-    *,
-    basin_fn: BasinFn | None = None,
-    n_basins: int | None = None,
-) -> dict[str, NDArray[np.float64] | float]:
-    """Score predicted laws against real SGD runs from the same start.
-
-    For each coordinate ``i`` and horizon ``t``, the predicted law ``p_t^(i)`` is compared with
-    the histogram ``h_t^(i)`` of ``runs[:, t, i]`` on the same state grid
-    (``scaler.to_states(..., warn=False)``: values beyond the grid count on the edge states)
-    by the Wasserstein-1 distance in value units,
-
-    .. math::
-
-        W_1(p, h) = \\Delta \\sum_s |F_p(s) - F_h(s)|,
-
-    ``Delta`` the bin width (:func:`sgdllm.metrics.w1`). The predicted mean is
-    ``sum_s p(s) x(s)`` over bin centres, the empirical mean that of the raw values.
-
-    Parameters
-    ----------
-    kernels : sequence of Kernel, length d
-        Complete, with scalers.
-    x0 : array_like, shape (d,)
-        The common start of the runs (checked against ``runs[:, 0]``).
-    runs : array_like, shape (n_runs, steps + 1, d)
-        Real SGD runs, e.g. ``run_sgd(problem, x0, steps, step, n_runs=200)``.
-    horizons : array_like of int, shape (h,)
-        Strictly increasing times in ``[0, steps]``.
-    basin_fn : callable, optional
-        ``problem.basin``; adds the basin comparison at the last horizon.
-    n_basins : int, optional
-        Number of basins (e.g. ``len(problem.minimizers())``).
-
-    Returns
-    -------
-    dict
-        ``"horizons"`` (h,); ``"w1"``, ``"mean_predicted"``, ``"mean_empirical"``,
-        ``"std_predicted"``, ``"std_empirical"``: (h, d) in value units. With ``basin_fn``:
-        ``"basin_predicted"`` (:func:`predicted_basin_probabilities`, product of the predicted
-        marginals), ``"basin_empirical"`` (:func:`basin_frequencies` of the runs at the last
-        horizon), both (n_basins,), and their total variation ``"basin_tv"``.
-    """
-    x = _check_kernels(kernels, x0)
-    r = np.asarray(runs, dtype=np.float64)
-    if r.ndim != 3 or r.shape[2] != x.size or r.shape[0] == 0:
-        raise ValueError(f"runs must have shape (n_runs, steps + 1, {x.size}), got {r.shape}")
-    if not np.all(np.isfinite(r)):
-        raise ValueError("runs contains NaN or Inf (a diverged run?)")
-    if not np.allclose(r[:, 0], x, rtol=1e-9, atol=1e-12):
-        raise ValueError("runs must all start at x0 (runs[:, 0] == x0) to be compared with it")
-    h = np.asarray(horizons)
-    if h.ndim != 1 or h.size == 0 or not np.issubdtype(h.dtype, np.integer):
-        raise ValueError(f"horizons must be a non-empty 1-D array of integers, got {horizons!r}")
-    if h[0] < 0 or h[-1] >= r.shape[1] or np.any(np.diff(h) <= 0):
-        raise ValueError(
-            f"horizons must be strictly increasing in [0, {r.shape[1] - 1}] (the runs' steps), "
-            f"got {horizons!r}"
-        )
-    d, n_h = x.size, h.size
-    dist, mean_p, mean_e = np.empty((n_h, d)), np.empty((n_h, d)), np.empty((n_h, d))
-    std_p, std_e = np.empty((n_h, d)), np.empty((n_h, d))
-    last_laws = []
-    for i, ker in enumerate(kernels):
-        scaler = ker.scaler
-        laws = laws_at(ker, initial_law(ker, x[i]), h)
-        states = scaler.to_states(r[:, h, i], warn=False)  # (n_runs, h)
-        hist = np.stack([np.bincount(states[:, j], minlength=ker.n_states) for j in range(n_h)])
-        hist = hist / r.shape[0]
-        grid = scaler.grid()
-        dist[:, i] = w1(laws, hist, scaler.bin_width)
-        mean_p[:, i], std_p[:, i] = law_moments(laws, grid)
-        mean_e[:, i] = r[:, h, i].mean(axis=0)
-        std_e[:, i] = r[:, h, i].std(axis=0)
-        last_laws.append(laws[-1])
-    out: dict[str, NDArray[np.float64] | float] = {
-        "horizons": h.astype(np.int64),
-        "w1": dist,
-        "mean_predicted": mean_p,
-        "mean_empirical": mean_e,
-        "std_predicted": std_p,
-        "std_empirical": std_e,
-    }
-    if basin_fn is not None:
-        pred = predicted_basin_probabilities(last_laws, kernels, basin_fn, n_basins)
-        emp = basin_frequencies(r[:, h[-1]], basin_fn, n_basins)
-        if emp.size != pred.size:
-            size = max(emp.size, pred.size)
-            pred, emp = np.pad(pred, (0, size - pred.size)), np.pad(emp, (0, size - emp.size))
-        out["basin_predicted"] = pred
-        out["basin_empirical"] = emp
-        out["basin_tv"] = float(0.5 * np.abs(pred - emp).sum())
-    return out
-
-
 # ----------------------------------------------------------------------------- the pipeline
 # Added for the chapter *Predicting SGD* (notebooks/predicting_sgd.md).
 
@@ -847,147 +604,3 @@ def coordinate_kernels(
             raw = kernel_from_laws(coord, laws[i], scaler.digits, scaler=scaler)
         kernels.append(impute(raw, method, outside=outside))
     return kernels
-
-
-def near_minimum(minimizers: ArrayLike, radius: float) -> BasinFn:
-    """A ``basin_fn`` that says which minimizer a point is close to, if any.
-
-    .. math::
-
-        b(\\theta) = \\begin{cases} \\arg\\min_j \\|\\theta - \\theta^\\star_j\\|
-        & \\text{if } \\min_j \\|\\theta - \\theta^\\star_j\\| \\le r, \\\\
-        m & \\text{otherwise ("elsewhere")}, \\end{cases}
-
-    with ``m`` the number of minimizers. Passed to :func:`basin_probabilities` or
-    :func:`predicted_basin_probabilities` with ``n_basins = m + 1``, it measures how much
-    (predicted) mass sits near a minimum rather than merely on its side of a ridge: under
-    channel independence a predicted law can put mass on points that are no minimum at all.
-
-    Parameters
-    ----------
-    minimizers : array_like, shape (m, d)
-        E.g. ``problem.minimizers()``.
-    radius : float
-        ``r > 0``, in value units.
-
-    Returns
-    -------
-    callable
-        Maps points ``(..., d)`` to integer labels ``(...)`` in ``0..m``.
-    """
-    centres = np.asarray(minimizers, dtype=np.float64)
-    if centres.ndim != 2 or centres.shape[0] == 0 or not np.all(np.isfinite(centres)):
-        raise ValueError(
-            f"minimizers must be a finite array of shape (m, d) with m >= 1, got {centres.shape}"
-        )
-    r = float(radius)
-    if not (np.isfinite(r) and r > 0):
-        raise ValueError(f"radius must be a positive distance in value units, got {radius!r}")
-    m, d = centres.shape
-
-    def labels(points: NDArray[np.float64]) -> NDArray[np.int64]:
-        pts = np.asarray(points, dtype=np.float64)
-        if pts.shape[-1:] != (d,):
-            raise ValueError(f"points must have shape (..., {d}), got {pts.shape}")
-        dist = np.linalg.norm(pts[..., None, :] - centres, axis=-1)  # (..., m)
-        nearest = np.argmin(dist, axis=-1)
-        close = np.take_along_axis(dist, nearest[..., None], axis=-1)[..., 0] <= r
-        return np.where(close, nearest, m).astype(np.int64)
-
-    return labels
-
-
-def basin_table(
-    kernels: Sequence[Kernel],
-    starts: ArrayLike,
-    steps: int,
-    basin_fn: BasinFn,
-    n_basins: int | None = None,
-) -> NDArray[np.float64]:
-    """Predicted basin probabilities after ``steps`` steps from several starts.
-
-    Row ``j`` is :func:`predicted_basin_probabilities` of the marginal laws
-    ``delta_{s_i(x_j)} (P^(ii))^steps``, i.e. ``pi_b(x_j) = sum over the product law of
-    1[basin = b]`` -- the matrix-product prediction, without sampling.
-
-    Parameters
-    ----------
-    kernels : sequence of Kernel, length d
-        Complete, with scalers.
-    starts : array_like, shape (n, d)
-        Start points in value units.
-    steps : int
-        Horizon ``>= 0``.
-    basin_fn, n_basins
-        As in :func:`basin_probabilities` (pass ``n_basins`` so that every row has the
-        same length).
-
-    Returns
-    -------
-    ndarray, shape (n, n_basins)
-    """
-    x = np.asarray(starts, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"starts must have shape (n, d) with n >= 1, got {x.shape}")
-    for row in x:
-        _check_kernels(kernels, row)
-    steps = _check_int(steps, "steps", 0)
-    laws = [
-        laws_at(ker, initial_law(ker, x[:, i]), np.array([steps]))[:, -1]
-        for i, ker in enumerate(kernels)
-    ]
-    rows = [
-        predicted_basin_probabilities([law[j] for law in laws], kernels, basin_fn, n_basins)
-        for j in range(x.shape[0])
-    ]
-    width = max(r.size for r in rows)
-    return np.stack([np.pad(r, (0, width - r.size)) for r in rows])
-
-
-def basin_tables_by_runs(
-    states: ArrayLike,
-    scalers: Sequence[Scaler],
-    starts: ArrayLike,
-    steps: int,
-    basin_fn: BasinFn,
-    n_basins: int,
-    laws: Sequence[ArrayLike] | None = None,
-    **kernel_options: object,
-) -> NDArray[np.float64]:
-    """Predicted basin tables from kernels estimated on the first ``n`` runs, ``n = 1..R``.
-
-    For each ``n``, :func:`coordinate_kernels` of ``states[:n]`` (and ``laws[i][:n]``), then
-    :func:`basin_table` from ``starts``. A kernel only knows the states its runs visited (its
-    other rows are imputed from them), so a basin that none of the first ``n`` runs reached
-    is usually missing from the predictions: this is how many runs it takes to predict
-    every basin (Zekri et al. 2024: one run sees one basin).
-
-    Parameters
-    ----------
-    states : array_like of int, shape (R, T, d)
-        ``R`` runs on shared grids (one scaler per coordinate).
-    scalers : sequence of Scaler, length d
-    starts, steps, basin_fn
-        As in :func:`basin_table`.
-    n_basins : int
-    laws : sequence of array_like, length d, optional
-        ``laws[i]`` of shape ``(R, T or T - 1, K)``; None: count the transitions.
-    **kernel_options
-        Passed to :func:`coordinate_kernels` (``smoothing``, ``method``, ...).
-
-    Returns
-    -------
-    ndarray, shape (R, n_starts, n_basins)
-        Entry ``[n - 1, j, b]``: predicted probability of basin ``b`` from ``starts[j]``
-        with the kernels of the first ``n`` runs.
-    """
-    s = np.asarray(states)
-    if s.ndim != 3:
-        raise ValueError(f"states must have shape (runs, T, d), got {s.shape}")
-    n_basins = _check_int(n_basins, "n_basins", 1)
-    tables = []
-    for n in range(1, s.shape[0] + 1):
-        sub = None if laws is None else [np.asarray(law)[:n] for law in laws]
-        kernels = coordinate_kernels(s[:n], scalers, sub, **kernel_options)  # type: ignore[arg-type]
-        tables.append(basin_table(kernels, starts, steps, basin_fn, n_basins))
-    return np.stack(tables)

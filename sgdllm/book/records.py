@@ -3,7 +3,7 @@
 A chapter notebook reports its key numbers through a :class:`Recorder`: each number is glued
 into the text (myst-nb ``glue``) and written to ``<records_dir>/<chapter>.numbers.json``, which
 the tests read to check the paper's claims (as pyhf's notebook tests do). The executor
-(:mod:`sgdllm.book`) adds the parameters, profile, package version and git commit.
+(:mod:`sgdllm.book.executor`) adds the parameters, profile, package version and git commit.
 
 Every figure goes through :meth:`Recorder.figure`, which saves it as
 ``<figures_dir>/<chapter>/<name>.png`` with a record ``<name>.json`` beside it (notebook,
@@ -27,6 +27,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR
 
 __all__ = [
     "Recorder",
@@ -230,10 +232,10 @@ class Recorder:
         """Record ``value`` (a number, bool, string or a list of them) under ``name``.
 
         The exact value goes to the records (the claims tests read it); the text glued for
-        ``{glue:text}`` reads as a sentence would write it (:func:`sgdllm.prose.prose`):
+        ``{glue:text}`` reads as a sentence would write it (:func:`sgdllm.book.prose.prose`):
         booleans as "yes"/"no", lists as "a, b and c". Numbers are glued exactly, so that a
         format spec in the text (``{glue:text}`name:.2f```) formats the true value. ``text``
-        replaces the glued words, e.g. ``text=sgdllm.prose.scientific(x)`` for "4.6 × 10⁻¹³".
+        replaces the glued words, e.g. ``text=sgdllm.book.prose.scientific(x)`` for "4.6 × 10⁻¹³".
 
         Returns nothing, so that a cell ending with a record shows no stray value.
         """
@@ -247,6 +249,48 @@ class Recorder:
 
             glue(name, _Glued(_glue_text(value) if text is None else text), display=False)
         write_json_atomic(self.path, self.numbers)
+
+    def settings(self, **values: Any) -> None:
+        """Record the settings the text quotes, one number per keyword (``digits_used=3``).
+
+        The same as calling the recorder once per keyword, in order. Returns nothing.
+        """
+        for name, value in values.items():
+            self(name, value)
+
+    def each(self, name: str, values: Any, fmt: str = ".3f") -> None:
+        """Record a list of numbers and, under ``<name>_text``, its text for the prose.
+
+        ``values`` are recorded as floats (the claims tests read the list); the text is each
+        value formatted with ``fmt`` and joined with ", " ("0.120, 0.151, 0.519"), for a
+        sentence that quotes one number per setting. Returns nothing.
+        """
+        numbers = [float(v) for v in values]
+        self(name, numbers)
+        self(f"{name}_text", ", ".join(format(v, fmt) for v in numbers))
+
+    def by(self, name: str, values: dict[str, Any], legacy: str | None = None) -> None:
+        """Record ``values[source]`` under ``"<name>@<source>"``, one per estimator.
+
+        ``legacy``, a format string with a ``{key}`` field, also records the embedded model's
+        value under ``legacy.format(key="lm")`` and the counted kernels' under
+        ``legacy.format(key="counts")``: the keys the chapter used before it ran the model
+        ladder, which its tests still read. Returns nothing.
+        """
+        for source, value in values.items():
+            self(f"{name}@{source}", value)
+            key = {"embedded": "lm", "counts": "counts"}.get(source)
+            if legacy is not None and key is not None:
+                self(legacy.format(key=key), value)
+
+    def words(self, name: str, ids: list[str], titles: dict[str, str], fmt: str) -> str:
+        """ "SmolLM2-135M 24.0%, Gemma 3 270M 31.2%": numbers recorded by :meth:`by`, in words.
+
+        Each id's ``"<name>@<id>"`` is written after its title with ``fmt``; "none" when
+        ``ids`` is empty.
+        """
+        parts = [f"{titles[m]} {self.numbers[f'{name}@{m}']:{fmt}}" for m in ids]
+        return ", ".join(parts) or "none"
 
     def figure(
         self,
@@ -286,8 +330,8 @@ class Recorder:
         In the book, the figure is numbered and can be cited as
         ``{numref}`fig-<chapter>-<name>``` (:func:`figure_label`): its output carries the label,
         caption and alt text, which the executor turns into a numbered figure
-        (:func:`sgdllm.book` moves them to the cell's ``mystnb`` metadata). A cell shows at most
-        one figure and nothing else besides.
+        (:mod:`sgdllm.book.executor` moves them to the cell's ``mystnb`` metadata). A cell shows
+        at most one figure and nothing else besides.
 
         Returns nothing (so that a notebook cell ending with this call shows no output);
         :meth:`figure_path` gives the file.
@@ -332,6 +376,7 @@ class Recorder:
             "alt": alt,
             "seed": seed,
             "model": identity,
+            "function": getattr(fig, FIGURE_FUNCTION_ATTR, None),
             "wall_time_s": round(now - self._last, 3),
             "run_id": self.run_id,
             **self._run_provenance(),
@@ -357,7 +402,7 @@ class Recorder:
         The table is displayed as MyST Markdown (a ``{table}`` directive with its label), which
         the book renders (``nb_render_markdown_format: myst``) as a numbered table. Cells are
         written as they are given: strings as they are (Markdown allowed), numbers with
-        :func:`sgdllm.prose.prose` (lists as words); ``|`` is escaped. Returns nothing.
+        :func:`sgdllm.book.prose.prose` (lists as words); ``|`` is escaped. Returns nothing.
 
         Parameters
         ----------
@@ -483,8 +528,8 @@ def table_label(chapter: str, name: str) -> str:
 
 def table_markdown(header: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table whose cells are strings as given and other values in words
-    (:func:`sgdllm.prose.prose`); ``|`` in a cell is escaped."""
-    from sgdllm.prose import prose
+    (:func:`sgdllm.book.prose.prose`); ``|`` in a cell is escaped."""
+    from sgdllm.book.prose import prose
 
     def cell(value: Any) -> str:
         text = value if isinstance(value, str) else prose(_plain(value))
@@ -527,7 +572,7 @@ class _Glued:
 def _glue_text(value: Any) -> str:
     """The ``text/plain`` glued for a recorded value: numbers exactly (``repr``, which myst-nb
     parses back for a format spec), strings bare, booleans and lists in words."""
-    from sgdllm.prose import prose
+    from sgdllm.book.prose import prose
 
     if isinstance(value, bool) or isinstance(value, (list, tuple)):
         return prose(value)

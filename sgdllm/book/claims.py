@@ -3,9 +3,10 @@
 The poster and abstract of Zekri, Benechehab and Redko (2024) make eight claims that the book
 tests (:data:`CLAIMS`). For each claim and each *estimator* (a language model, or the classical
 counted kernels) this module reads the numbers that test it from the chapters' records
-(``_build/records/<chapter>.json``, written by :mod:`sgdllm.book`), computes a verdict from them
-by a stated rule, and writes the table that the book's introduction shows (the ``claims-table``
-directive of :mod:`sgdllm.site` calls :func:`claims_markdown` when the HTML is built).
+(``_build/records/<chapter>.json``, written by :mod:`sgdllm.book.executor`), computes a
+verdict from them by a stated rule, and writes the table that the book's introduction shows (the
+``claims-table`` directive of :mod:`sgdllm.book.site` calls :func:`claims_markdown` when the HTML is
+built).
 
 **The rule.** Each claim has one or more *tests*. A test reduces numbers to one statistic,
 shown in the table rounded as a reader sees it (``78%``, ``3.8×``, ``-0.57``, ``2 of 3``), and
@@ -760,7 +761,7 @@ def estimator_title(estimator: str) -> str:
     code."""
     if estimator in (EMBEDDED, COUNTS):
         return {EMBEDDED: "embedded model", COUNTS: "counts"}[estimator]
-    from .lm.ladder import LADDER, model_title  # loads torch: only when a table is made
+    from sgdllm.lm.ladder import LADDER, model_title  # loads torch: only when a table is made
 
     return model_title(estimator) if estimator in LADDER else f"`{estimator}`"
 
@@ -828,7 +829,7 @@ def claims_markdown(
     if not estimators:
         raise ValueError(
             "the chapters' records hold no number for any estimator: were they written by "
-            "this version of the chapters? (see sgdllm.claims.LEGACY_KEYS)"
+            "this version of the chapters? (see sgdllm.book.claims.LEGACY_KEYS)"
         )
     profiles = sorted({str(r.get("profile", "unknown")) for r in records.values()})
     commits = sorted({str(r.get("git_commit", "unknown"))[:7] for r in records.values()})

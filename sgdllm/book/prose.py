@@ -1,7 +1,7 @@
 """Prose: numbers, lists and booleans written for people, not as Python prints them.
 
 A chapter cites its numbers in sentences through myst-nb's ``{glue:text}`` role
-(:class:`sgdllm.records.Recorder` glues every recorded number). Python's own text for a value
+(:class:`sgdllm.book.records.Recorder` glues every recorded number). Python's own text for a value
 reads badly in a sentence: ``[0.2193, 0.1602, 0.1154]``, ``True``, ``4.634070904785403e-13``.
 This module gives the words a reader expects: "0.219, 0.16 and 0.115", "yes", "4.6 × 10⁻¹³".
 

@@ -7,9 +7,10 @@ colour blindness (Okabe & Ito 2008).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from cycler import cycler
@@ -21,11 +22,13 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
+    "FIGURE_FUNCTION_ATTR",
     "PALETTE",
     "book_style",
     "draw_contours",
     "draw_ellipse",
     "draw_runs",
+    "figure_function",
     "plain_log_ticks",
 ]
 
@@ -57,6 +60,36 @@ _STYLE = {
     "legend.frameon": False,
     "image.cmap": "viridis",
 }
+
+
+#: Attribute a figure function sets on the figure it returns: its dotted name, which
+#: :meth:`sgdllm.book.records.Recorder.figure` writes into the figure's record.
+FIGURE_FUNCTION_ATTR = "sgdllm_function"
+
+
+def figure_function(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn`` as a named figure function of the book.
+
+    ``fn`` draws one figure from the arrays it is given (it computes nothing) and returns the
+    matplotlib ``Figure``; the figure then carries ``fn``'s dotted name
+    (``sgdllm.plotting.<chapter>.<function>``), and the figure's record names it, so every
+    figure of the book leads to the function that drew it and a test can call that function
+    (the showyourwork habit). The figure is drawn in the book's style (:func:`book_style`).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with book_style():
+            fig = fn(*args, **kwargs)
+        if not hasattr(fig, "savefig"):
+            raise TypeError(
+                f"figure function {fn.__qualname__} must return a matplotlib Figure, "
+                f"got {type(fig).__name__}"
+            )
+        setattr(fig, FIGURE_FUNCTION_ATTR, f"{fn.__module__}.{fn.__qualname__}")
+        return fig
+
+    return wrapper
 
 
 @contextmanager

@@ -258,7 +258,7 @@ class LeastSquares:
     * Under-parametrized (``d < N``, noisy ``y``): ``theta*`` is unique, the residuals
       ``r_i = y_i - x_i^T theta*`` do not all vanish, and constant-step SGD converges in law to a
       stationary distribution with mean exactly ``theta*`` (batches drawn with replacement) and
-      covariance of order ``step`` (:func:`sgdllm.sgd.least_squares_stationary_covariance`).
+      covariance of order ``step`` (:func:`sgdllm.sgd.runs.least_squares_stationary_covariance`).
     * Over-parametrized (``d >= N``, ``X`` of full row rank) or realizable (``y = X theta``):
       every ``f_i`` vanishes on the solution set, the gradient noise vanishes there, and SGD
       converges to a point. Since every update moves along a row of ``X``, the iterates stay

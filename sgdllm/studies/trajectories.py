@@ -46,11 +46,11 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .discretize import Scaler, check_digits, fit_scaler
-from .impute import IMPUTE_METHODS, ImputeMethod
-from .kernel import MAX_KERNEL_DIGITS, Kernel
-from .outputs import check_output_dir
-from .predict import coordinate_kernels, initial_law, laws_at
+from sgdllm.discretize import Scaler, check_digits, fit_scaler
+from sgdllm.impute import IMPUTE_METHODS, ImputeMethod
+from sgdllm.kernel import MAX_KERNEL_DIGITS, Kernel
+from sgdllm.outputs import check_output_dir
+from sgdllm.predict import coordinate_kernels, initial_law, laws_at
 
 __all__ = [
     "DEFAULT_HORIZONS",
@@ -391,8 +391,8 @@ def _model_laws(
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[NDArray[np.float64]], NDArray[np.int64], dict[str, Any]]:
     """Next-state laws of every run and coordinate; states possibly truncated."""
-    from .lm import next_state_laws
-    from .lm.hierarchy import values_per_window
+    from sgdllm.lm import next_state_laws
+    from sgdllm.lm.hierarchy import values_per_window
 
     fit = values_per_window(lm.adapter_for(digits), lm.max_positions)
     limit = fit if max_values is None else int(max_values)
@@ -559,7 +559,7 @@ def predict_trajectory_file(
     model_info: dict[str, Any] = {}
     lm = None
     if kernel == "model":
-        from .lm import LanguageModel, load_model
+        from sgdllm.lm import LanguageModel, load_model
 
         lm = model if isinstance(model, LanguageModel) else load_model(model)
         laws, states, model_info = _model_laws(
@@ -581,7 +581,7 @@ def predict_trajectory_file(
     second = np.einsum("ijhk,ik->jhi", laws_out, grids**2)
     stds = np.sqrt(np.maximum(second - means**2, 0.0))
 
-    from .records import provenance
+    from sgdllm.book.records import provenance
 
     prov = provenance(Path.cwd())
     summary: dict[str, Any] = {
@@ -637,7 +637,7 @@ def _write_outputs(result: PredictionResult, out: Path) -> dict[str, Path]:
     """Write npz, json and png to temporary files in ``out``, then rename all three."""
     import matplotlib.pyplot as plt
 
-    from .plotting import book_style
+    from sgdllm.plotting.style import book_style
 
     out.mkdir(parents=True, exist_ok=True)
     targets = {
@@ -685,7 +685,7 @@ def draw_prediction(result: PredictionResult, *, max_starts: int = 4) -> Any:
     (top), and the predicted laws at the last horizon (bottom). Returns the figure."""
     import matplotlib.pyplot as plt
 
-    from .plotting import PALETTE
+    from sgdllm.plotting.style import PALETTE
 
     d = result.grids.shape[0]
     cols = min(d, 6)

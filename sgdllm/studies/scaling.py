@@ -43,9 +43,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import curve_fit
 
-from .discretize import Scaler, check_digits, check_states, discretize
-from .kernel import MAX_KERNEL_DIGITS, cv_bandwidth, rule_bandwidth
-from .metrics import METRICS, stationary_law
+from sgdllm.discretize import Scaler, check_digits, check_states, discretize
+from sgdllm.kernel import MAX_KERNEL_DIGITS, cv_bandwidth, rule_bandwidth
+from sgdllm.metrics import METRICS, stationary_law
 
 __all__ = [
     "ESTIMATORS",
@@ -80,7 +80,7 @@ def _check_matrix(matrix: ArrayLike) -> NDArray[np.float64]:
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
         raise ValueError(
             f"matrix must be a square n x n transition matrix with n >= 2, got shape {m.shape}; "
-            f"e.g. sgdllm.truth.two_state_chain(a, b)"
+            f"e.g. sgdllm.sgd.truth.two_state_chain(a, b)"
         )
     if not np.all(np.isfinite(m)) or (m < 0).any():
         raise ValueError("matrix must be finite and non-negative")
@@ -197,7 +197,7 @@ def chain_series(
     Parameters
     ----------
     matrix : array_like, shape (n, n)
-        Transition matrix (e.g. :func:`sgdllm.truth.two_state_chain`).
+        Transition matrix (e.g. :func:`sgdllm.sgd.truth.two_state_chain`).
     n_steps : int
         Length ``T`` of the series (at least 2).
     digits : int

@@ -26,10 +26,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
-from .discretize import Scaler, check_finite
+from sgdllm.discretize import Scaler, check_finite
 
 if TYPE_CHECKING:
-    from .problems import FiniteSumProblem
+    from sgdllm.sgd.problems import FiniteSumProblem
 
 __all__ = [
     "ar1_kernel",
@@ -259,7 +259,7 @@ def sgd_coordinate_kernel(
         if not hasattr(problem, attr):
             raise ValueError(
                 f"problem must provide grad, n_samples, dim and minimizers() "
-                f"(see sgdllm.problems); {type(problem).__name__} has no {attr!r}"
+                f"(see sgdllm.sgd.problems); {type(problem).__name__} has no {attr!r}"
             )
     dim, n_data = int(problem.dim), int(problem.n_samples)
     step = float(step)

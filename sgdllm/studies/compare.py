@@ -3,7 +3,7 @@
 Chapter: *Side by side, and uncertainty* (notebooks/side_by_side.md).
 
 On a one-dimensional SGD chain, whose exact binned kernel is known
-(:func:`sgdllm.truth.sgd_coordinate_kernel`), :func:`compare_estimators` estimates the kernel
+(:func:`sgdllm.sgd.truth.sgd_coordinate_kernel`), :func:`compare_estimators` estimates the kernel
 from a training run with every estimator of the package -- the language model's next-state
 laws (:func:`sgdllm.kernel.kernel_from_laws`), raw transition counts, Laplace smoothing,
 Gaussian-smoothed counts with the rule-of-thumb and the cross-validated bandwidth
@@ -43,13 +43,13 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .discretize import Scaler
-from .impute import impute
-from .kernel import Kernel, ar1_fit_kernel, count_kernel, kernel_from_laws
-from .metrics import row_distance, stationary_law
-from .predict import compare_with_runs, initial_law, propagate
-from .problems import least_squares
-from .sgd import run_sgd
+from sgdllm.discretize import Scaler
+from sgdllm.impute import impute
+from sgdllm.kernel import Kernel, ar1_fit_kernel, count_kernel, kernel_from_laws
+from sgdllm.metrics import row_distance, stationary_law
+from sgdllm.predict import compare_with_runs, initial_law, propagate
+from sgdllm.sgd.problems import least_squares
+from sgdllm.sgd.runs import run_sgd
 
 __all__ = [
     "ESTIMATORS",
@@ -212,7 +212,7 @@ def compare_estimators(
     scaler : Scaler
         The fixed grid of every kernel (and of ``truth``).
     truth : ndarray, shape (K, K)
-        Exact binned kernel (e.g. :func:`sgdllm.truth.sgd_coordinate_kernel`).
+        Exact binned kernel (e.g. :func:`sgdllm.sgd.truth.sgd_coordinate_kernel`).
     train_starts : array_like, shape (n_seeds,)
         Start of each training run (one per seed).
     context_lengths : sequence of int

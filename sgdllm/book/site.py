@@ -14,7 +14,7 @@ that static configuration cannot:
   code through a CDN) is off in this book; its scripts, which sphinx-thebe adds to every page
   regardless (one of them twice, a JavaScript error), are removed.
 * **Short references in docstrings resolve as a reader reads them.** Docstrings write
-  ``:meth:`Scaler.to_states``` in :mod:`sgdllm.truth`, ``:func:`sgdllm.lm.load_model``` for a
+  ``:meth:`Scaler.to_states``` in :mod:`sgdllm.sgd.truth`, ``:func:`sgdllm.lm.load_model``` for a
   re-exported function, or ``:meth:`encode``` for a method inherited from a base class; Sphinx
   finds none of these. :func:`resolve_short_reference` resolves them to the one documented
   ``sgdllm`` object they name (through Python's own imports, then a unique suffix match). A
@@ -33,9 +33,9 @@ that static configuration cannot:
   reads it to push the executed notebooks.
 * **The claims table, made when the book is built.** The directive ``claims-table`` (in
   ``book/intro.md``) reads the chapters' records in ``_build/records/`` and renders
-  :func:`sgdllm.claims.claims_markdown` in place: the paper's claims, the numbers that test them
-  and the verdicts. It runs after every chapter was executed (the HTML is built last), and a
-  missing record or a broken section link fails the build.
+  :func:`sgdllm.book.claims.claims_markdown` in place: the paper's claims, the numbers that
+  test them and the verdicts. It runs after every chapter was executed (the HTML is built last), and
+  a missing record or a broken section link fails the build.
 
 Nothing here runs at import time; ``import sgdllm`` never imports Sphinx.
 """
@@ -278,7 +278,7 @@ def resolve_short_reference(
 
     Returns ``None`` when nothing, or more than one object, matches: the reference stays broken.
 
-    >>> resolve_short_reference("Scaler.to_states", "sgdllm.truth", None,
+    >>> resolve_short_reference("Scaler.to_states", "sgdllm.sgd.truth", None,
     ...                         {"sgdllm.discretize.Scaler.to_states"})
     'sgdllm.discretize.Scaler.to_states'
     """
@@ -307,9 +307,9 @@ def names_sgdllm_object(target: str, module: str | None, cls: str | None) -> boo
     """Whether ``target``, read as :func:`resolve_short_reference` reads it, names an existing
     object of the ``sgdllm`` package (documented or not).
 
-    >>> names_sgdllm_object("ALL_FAMILIES", "sgdllm.processes", "AR1")
+    >>> names_sgdllm_object("ALL_FAMILIES", "sgdllm.lm.processes", "AR1")
     True
-    >>> names_sgdllm_object("ALL_FAMILIEZ", "sgdllm.processes", "AR1")
+    >>> names_sgdllm_object("ALL_FAMILIEZ", "sgdllm.lm.processes", "AR1")
     False
     """
     target = target.lstrip("~.")
@@ -409,7 +409,7 @@ def _move_launch_buttons(
 
 
 def claims_table_directive() -> type:
-    """The ``claims-table`` directive: :func:`sgdllm.claims.claims_markdown`, parsed as MyST.
+    """The ``claims-table`` directive: :func:`sgdllm.book.claims.claims_markdown`, parsed as MyST.
 
     Option ``records``: the records folder, relative to the book's root (default
     ``_build/records``). The records become dependencies of the page, so that an incremental
@@ -420,7 +420,7 @@ def claims_table_directive() -> type:
     from docutils.statemachine import StringList
     from sphinx.util.docutils import SphinxDirective
 
-    from .claims import claim_chapters, claims_markdown, load_claim_records
+    from sgdllm.book.claims import claim_chapters, claims_markdown, load_claim_records
 
     class ClaimsTable(SphinxDirective):
         has_content = False
@@ -447,12 +447,12 @@ def claims_table_directive() -> type:
 def settings_markdown(root: str | Path, parameters: list[str]) -> str:
     """A table of the published book's settings: for each chapter of ``_toc.yml`` (in order)
     that declares one of ``parameters``, the default of its ``parameters`` cell (the ``book``
-    profile), written in words (:func:`sgdllm.prose.prose`; model ids by their titles).
+    profile), written in words (:func:`sgdllm.book.prose.prose`; model ids by their titles).
     Chapters link to their pages."""
     import yaml
 
-    from .book import BookLayout, declared_parameters
-    from .prose import prose
+    from sgdllm.book.executor import BookLayout, declared_parameters
+    from sgdllm.book.prose import prose
 
     layout = BookLayout(Path(root))
     toc = yaml.safe_load((layout.root / "_toc.yml").read_text())
@@ -473,7 +473,7 @@ def settings_markdown(root: str | Path, parameters: list[str]) -> str:
         for p in parameters:
             value = declared.get(p)
             if p == "models" and isinstance(value, list):
-                from .lm.ladder import model_title
+                from sgdllm.lm.ladder import model_title
 
                 value = [model_title(str(v)) for v in value]
             cells.append("—" if value is None else prose(value))
@@ -515,7 +515,7 @@ def settings_table_directive() -> type:
 
 
 def setup(app: Any) -> dict[str, Any]:
-    """Sphinx entry point (``sphinx: extra_extensions: [sgdllm.site]`` in ``_config.yml``)."""
+    """Sphinx entry point (``sphinx: extra_extensions: [sgdllm.book.site]`` in ``_config.yml``)."""
     app.add_config_value("sgdllm_launch_branch", "", "html", types=[str])
     app.connect("config-inited", _configure_mathjax, priority=900)
     app.connect("config-inited", _add_repository_substitutions, priority=900)
