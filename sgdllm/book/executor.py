@@ -542,7 +542,7 @@ def source_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 def _package_digest() -> str:
     """sha256 of the tracked files of the installed ``sgdllm`` package (:func:`source_files`)."""
-    folder = Path(__file__).resolve().parent
+    folder = Path(__file__).resolve().parents[1]  # sgdllm/, not sgdllm/book/
     digest = hashlib.sha256()
     for path in source_files(folder):
         digest.update(str(path.relative_to(folder)).encode() + b"\0")
