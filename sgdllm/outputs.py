@@ -6,16 +6,80 @@ wanted, a directory under a file, no write permission, a read-only file system) 
 refused first, with the path and the fix, not after the computation. Writability is probed
 by creating and removing a temporary file, which also catches what permission bits do not
 (a read-only mount, or ``root`` on a directory that refuses writes).
+
+Every file the package writes for later reading (records, figures, arrays, caches, models) is
+written by :func:`write_atomic`: into a temporary file beside it, then renamed into place, so
+a reader never sees half a file and an interrupted write leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
-__all__ = ["check_output_dir", "check_output_file"]
+__all__ = ["check_output_dir", "check_output_file", "file_mode", "write_atomic"]
+
+
+def file_mode() -> int:
+    """Permissions a new file gets from ``open()`` under the current umask (``0o666 & ~umask``).
+
+    ``tempfile.mkstemp`` creates owner-only files (0600); files renamed from there into place
+    are given this mode, so records, figures and caches are shared like any other file.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    write: Callable[[IO[Any]], object],
+    *,
+    text: bool = False,
+    fsync: bool = False,
+) -> Path:
+    """Write ``path`` with ``write(file_object)`` through a temporary file and an atomic rename.
+
+    The temporary file sits in ``path``'s folder (created if needed), so the final
+    ``os.replace`` is atomic: readers see the old file or the new one, never a part. If
+    ``write`` raises (a check that fails after writing, Ctrl-C), the temporary file is removed
+    and ``path`` is left as it was. The new file gets the umask's usual permissions
+    (:func:`file_mode`), not ``mkstemp``'s private ones.
+
+    Parameters
+    ----------
+    path : str or path
+        Destination.
+    write : callable
+        Called once with the open temporary file (binary, or text with ``text=True``).
+    text : bool
+        Open the temporary file in text mode (UTF-8).
+    fsync : bool
+        Flush to disk before the rename (caches and models that must survive a crash).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as fh:
+            write(fh)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _nearest_existing(path: Path) -> Path:

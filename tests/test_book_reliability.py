@@ -407,9 +407,8 @@ def test_package_digest_follows_tracked_content(monkeypatch, tmp_path):
     monkeypatch.undo()  # the real digest, not the pinned one
     package = Path(book.__file__).resolve().parents[1]
     files = source_files(package)
-    assert package / "book" / "executor.py" in files and package / "kernel.py" in files and package / "models" / "default" / "config.json" in (
-        files
-    )
+    assert package / "book" / "executor.py" in files and package / "kernel.py" in files
+    assert package / "models" / "default" / "config.json" in files
     assert all("__pycache__" not in p.parts for p in files)
     assert book._package_digest() == book._package_digest()
 

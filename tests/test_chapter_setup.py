@@ -8,12 +8,12 @@ import json
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from sgdllm.book.chapter import COUNTS, setup_chapter  # noqa: E402
-from sgdllm.book.records import Recorder  # noqa: E402
-from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR, PALETTE, figure_function  # noqa: E402
+from sgdllm.book.chapter import COUNTS, setup_chapter
+from sgdllm.book.records import Recorder
+from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR, PALETTE, figure_function
 
 
 def test_setup_without_models_gives_a_recorder_and_no_estimators(tmp_path):
@@ -35,7 +35,7 @@ def test_setup_loads_the_ladder_and_names_and_colours_every_estimator(tmp_path):
 def test_setup_checks_model_ids_before_writing_or_loading_anything(tmp_path):
     with pytest.raises(TypeError, match="list of model ids"):
         setup_chapter("a_chapter", tmp_path / "records", "embedded")
-    too_many = ["embedded"] * len(PALETTE)
+    too_many = ["embedded"] + [f"model_{i}" for i in range(len(PALETTE) - 1)]
     with pytest.raises(ValueError, match="colours"):
         setup_chapter("a_chapter", tmp_path / "records", too_many)
     assert not (tmp_path / "records").exists()

@@ -21,13 +21,13 @@ import os
 import platform
 import re
 import subprocess
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sgdllm.outputs import file_mode, write_atomic
 from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR
 
 __all__ = [
@@ -52,35 +52,13 @@ __all__ = [
 ]
 
 
-def file_mode() -> int:
-    """Permissions a new file gets from ``open()`` under the current umask (``0o666 & ~umask``).
-
-    ``tempfile.mkstemp`` creates owner-only files (0600); files renamed from there into place
-    are given this mode, so records, figures and caches are shared like any other file.
-    """
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     """Write JSON to ``path`` through a temporary file and an atomic rename.
 
     Raises ``ValueError`` (and writes nothing) if ``data`` holds NaN or infinity.
     """
-    path = Path(path)
     text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, file_mode())  # mkstemp makes files private; records are meant to be read
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda fh: fh.write(text + "\n"), text=True)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -352,19 +330,14 @@ class Recorder:
             raise ValueError(f"alt text of figure {name!r} must be a non-empty string")
         alt = alt.strip() if alt is not None else alt_text(caption)
         identity = model_identity(model)
-        self.figures_dir.mkdir(parents=True, exist_ok=True)
         png = self.figure_path(name)
-        fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
-        os.fchmod(fd, file_mode())  # readable like any figure, not private like mkstemp's
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-            if Path(tmp).stat().st_size == 0:
+
+        def save_png(fh: Any) -> None:
+            fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
+            if fh.tell() == 0:
                 raise RuntimeError(f"matplotlib wrote an empty file for figure {name!r}")
-            os.replace(tmp, png)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        write_atomic(png, save_png)
         now = time.perf_counter()
         record = {
             "figure": name,
@@ -486,16 +459,7 @@ class Recorder:
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"arrays {name!r}: {key!r} holds NaN or infinity")
             values[key] = a
-        self.figures_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".npz")
-        os.fchmod(fd, file_mode())
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **values)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, lambda fh: np.savez_compressed(fh, **values))
         self._arrays.append(name)
 
     def arrays_path(self, name: str) -> Path:

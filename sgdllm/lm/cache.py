@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sgdllm.book.records import file_mode
+from sgdllm.outputs import write_atomic
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -98,21 +96,6 @@ def _sha256_file(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write with ``write(file_object)`` into a temporary file, then move it onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, file_mode())  # mkstemp's files are owner-only; a cache is shared
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_laws(
     cache_dir: str | Path,
     key: str,
@@ -125,11 +108,11 @@ def save_laws(
     npy, meta = _paths(cache_dir, key)
     npy.parent.mkdir(parents=True, exist_ok=True)
     arr = np.ascontiguousarray(laws, dtype=np.float64)
-    _atomic_write(npy, lambda fh: np.save(fh, arr, allow_pickle=False))
+    write_atomic(npy, lambda fh: np.save(fh, arr, allow_pickle=False), fsync=True)
     sidecar = {"key": key, "shape": list(arr.shape), "sha256": _sha256_file(npy)}
     if bound is not None:
         sidecar["bound"] = [float(b) for b in np.asarray(bound, dtype=np.float64).ravel()]
-    _atomic_write(meta, lambda fh: fh.write(json.dumps(sidecar).encode()))
+    write_atomic(meta, lambda fh: fh.write(json.dumps(sidecar).encode()), fsync=True)
     return npy
 
 

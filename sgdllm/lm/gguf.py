@@ -30,10 +30,12 @@ import hashlib
 import mmap
 import os
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sgdllm.outputs import write_atomic
 
 __all__ = [
     "GGUF_MAGIC",
@@ -305,26 +307,20 @@ def assemble_chunks(
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"missing chunk file(s) {', '.join(missing)}{hint}")
-    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in paths:
-                with open(chunk, "rb") as fh:
-                    for block in iter(lambda fh=fh: fh.read(_BLOCK), b""):
-                        digest.update(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
+
+    def join(out: Any) -> None:
+        for chunk in paths:
+            with open(chunk, "rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(_BLOCK), b""):
+                    digest.update(block)
+                    out.write(block)
+        if digest.hexdigest() != sha256:  # raised before the rename: nothing is left behind
             raise CorruptFileError(
                 f"the {len(paths)} chunks of {target.name} ({', '.join(map(str, paths))}) "
                 f"concatenate to sha256 {digest.hexdigest()}, expected {sha256}: a chunk is "
                 f"damaged{hint}"
             )
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    write_atomic(target, join, fsync=True)
     return target

@@ -53,6 +53,7 @@ from torch import nn
 from sgdllm.discretize import discretize
 from sgdllm.lm.processes import TRAIN_WEIGHTS, check_mixture, random_train_process
 from sgdllm.lm.tokenizer import BOS_ID, PAD_ID, VOCAB, build_digit_tokenizer, encode_states
+from sgdllm.outputs import write_atomic
 
 __all__ = [
     "DigitLlama",
@@ -312,18 +313,8 @@ def load_digit_llama(path: str | os.PathLike) -> DigitLlama:
     return model.eval()
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_bytes(path: Path, data: bytes) -> None:
+    write_atomic(path, lambda fh: fh.write(data), fsync=True)
 
 
 def save_pretrained(model: DigitLlama, out: str | os.PathLike, info: dict | None = None) -> Path:
@@ -340,11 +331,11 @@ def save_pretrained(model: DigitLlama, out: str | os.PathLike, info: dict | None
         llama_config(model.spec).save_pretrained(tmp)
         build_digit_tokenizer().save_pretrained(tmp)
         for f in sorted(Path(tmp).iterdir()):
-            _atomic_write_bytes(out / f.name, f.read_bytes())
+            _write_bytes(out / f.name, f.read_bytes())
     weights = save(to_llama_state_dict(model), metadata={"format": "pt"})
-    _atomic_write_bytes(out / "model.safetensors", weights)
+    _write_bytes(out / "model.safetensors", weights)
     if info is not None:
-        _atomic_write_bytes(out / "training.json", (json.dumps(info, indent=2) + "\n").encode())
+        _write_bytes(out / "training.json", (json.dumps(info, indent=2) + "\n").encode())
     return out
 
 
