@@ -1,6 +1,7 @@
 """The SGD side: problems, optimizers, runs of constant-step SGD, and exact kernels.
 
-Chapters: *SGD as a Markov chain* and *Adaptive optimizers*. Data flows one way::
+Chapters: *SGD as a Markov chain* and *Adaptive optimizers as Markov chains*. Data flows one
+way::
 
     problems (objectives, gradients) + optimizers (update rules)
         -> runs.run_sgd -> trajectories (runs, steps + 1, d)
