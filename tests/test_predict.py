@@ -11,6 +11,7 @@ from sgdllm.kernel import Kernel, count_kernel
 from sgdllm.predict import (
     basin_frequencies,
     basin_probabilities,
+    compare_from_starts,
     compare_with_runs,
     dirac,
     initial_law,
@@ -229,6 +230,27 @@ def test_compare_with_runs_on_the_model_itself():
         compare_with_runs(kernels, x0 + 0.5, runs, np.array([5]))
     with pytest.raises(ValueError, match="horizons"):
         compare_with_runs(kernels, x0, runs, np.array([31]))
+
+
+def test_compare_from_starts_averages_compare_with_runs_over_the_starts():
+    kernels = two_kernels()
+    starts = np.array(
+        [[k.scaler.to_values(s) for k in kernels] for s in (30, 50, 70)], dtype=np.float64
+    )
+    runs = [sample_trajectories(kernels, x0, 20, 300, seed=j) for j, x0 in enumerate(starts)]
+    horizons = np.array([0, 5, 20])
+    out = compare_from_starts(kernels, starts, runs, horizons)
+    each = [compare_with_runs(kernels, x0, r, horizons) for x0, r in zip(starts, runs, strict=True)]
+    assert out["w1"].shape == (3,) and len(out["per_start"]) == 3
+    np.testing.assert_array_equal(out["w1"], np.mean([s["w1"] for s in each], axis=(0, 2)))
+    ratio = np.mean([s["std_predicted"][-1] / s["std_empirical"][-1] for s in each])
+    error = np.mean([np.abs(s["mean_predicted"][-1] - s["mean_empirical"][-1]) for s in each])
+    assert out["std_ratio"] == ratio and out["mean_error"] == error
+    assert 0.5 < out["std_ratio"] < 2.0
+    with pytest.raises(ValueError, match="one array of runs per start"):
+        compare_from_starts(kernels, starts, runs[:2], horizons)
+    with pytest.raises(ValueError, match=r"\(n_starts, d\)"):
+        compare_from_starts(kernels, starts[0], runs, horizons)
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -11,10 +11,12 @@ from sgdllm.kernel import Kernel, count_kernel, one_hot_laws
 from sgdllm.predict import (
     basin_table,
     basin_tables_by_runs,
+    basins_reached,
     coordinate_kernels,
     near_minimum,
     predict_laws,
     predicted_basin_probabilities,
+    runs_needed,
 )
 from sgdllm.sgd.problems import two_basins
 from sgdllm.sgd.runs import run_sgd
@@ -153,3 +155,21 @@ def test_one_run_sees_one_basin_two_runs_see_both():
     np.testing.assert_allclose(from_laws, counted, atol=1e-9)
     with pytest.raises(ValueError, match=r"\(runs, T, d\)"):
         basin_tables_by_runs(states[0], scalers, starts, 10, label, 3)
+
+
+def test_basins_reached_counts_the_minima_some_start_reaches():
+    table = np.array([[0.97, 0.0, 0.03], [0.5, 0.04, 0.46], [0.0, 0.0, 1.0]])
+    assert basins_reached(table, 2, 0.05) == 1  # the second minimum stays under 0.05
+    assert basins_reached(table, 2, 0.04) == 2
+    assert basins_reached(table, 1, 0.05) == 1  # "neither" (last column) is no minimum
+    assert basins_reached(np.zeros((4, 3)), 2, 0.05) == 0
+    with pytest.raises(ValueError, match=r"\(n_starts, n_basins\)"):
+        basins_reached(table[0], 2, 0.05)
+
+
+def test_runs_needed_is_the_first_count_of_every_basin():
+    assert runs_needed(np.array([1, 1, 2, 2]), 2) == 3
+    assert runs_needed(np.array([2, 1, 2]), 2) == 1
+    assert runs_needed(np.array([1, 1, 1]), 2) == 4  # never within the runs: R + 1
+    with pytest.raises(ValueError, match=r"\(runs,\)"):
+        runs_needed(np.ones((2, 2)), 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sgdllm.book.prose import number, prose, scientific, words, yes_no
+from sgdllm.book.prose import number, prose, scientific, verdict, words, yes_no
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,13 @@ def test_yes_no_and_prose():
     assert prose([True, False]) == "yes and no"
     with pytest.raises(TypeError, match="dict"):
         prose({"a": 1})
+
+
+def test_verdict_groups_the_estimators_by_how_far_a_claim_holds():
+    titles = {"a": "A", "b": "B", "c": "C", "d": "D"}
+    at_least = {"holds": lambda v: v >= 0.95, "partly": lambda v: v >= 0.5}
+    text = verdict({"a": 0.99, "b": 0.7, "c": 0.1, "d": 0.96}, titles, **at_least)
+    assert text == "holds for A, D; partly holds for B; does not hold for C"
+    assert verdict({"c": 0.1}, titles, **at_least) == "does not hold for C"
+    at_most = {"holds": lambda v: v <= 0.1, "partly": lambda v: v <= 0.5}
+    assert verdict({"a": 0.3, "b": 0.05}, titles, **at_most) == "holds for B; partly holds for A"

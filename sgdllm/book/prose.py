@@ -14,12 +14,12 @@ claims tests read.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["number", "prose", "scientific", "words", "yes_no"]
+__all__ = ["number", "prose", "scientific", "verdict", "words", "yes_no"]
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -117,6 +117,50 @@ def words(items: Iterable[Any], conjunction: str = "and", digits: int = 3) -> st
     if len(parts) == 1:
         return parts[0]
     return f"{', '.join(parts[:-1])} {conjunction} {parts[-1]}"
+
+
+def verdict(
+    values: Mapping[str, Any],
+    titles: Mapping[str, str],
+    holds: Callable[[Any], bool],
+    partly: Callable[[Any], bool],
+) -> str:
+    """Which estimators a claim holds for, in words.
+
+    Each estimator goes to "holds for" where ``holds(value)``, else to "partly holds for" where
+    ``partly(value)``, else to "does not hold for"; the groups that have one are written in that
+    order, "; "-separated, each with its estimators' titles in the order of ``values``.
+
+    Parameters
+    ----------
+    values : dict of str to value
+        ``{estimator: the number the claim is read on}``.
+    titles : dict of str to str
+        Each estimator's name in the text.
+    holds, partly : callable
+        Tests of a value (``partly`` is asked only where ``holds`` fails).
+
+    Examples
+    --------
+    >>> verdict({"a": 0.99, "b": 0.7, "c": 0.1}, {"a": "A", "b": "B", "c": "C"},
+    ...         holds=lambda v: v >= 0.95, partly=lambda v: v >= 0.5)
+    'holds for A; partly holds for B; does not hold for C'
+    """
+    groups: dict[str, list[str]] = {
+        "holds for": [],
+        "partly holds for": [],
+        "does not hold for": [],
+    }
+    for key, value in values.items():
+        group = (
+            "holds for"
+            if holds(value)
+            else "partly holds for"
+            if partly(value)
+            else "does not hold for"
+        )
+        groups[group].append(titles[key])
+    return "; ".join(f"{g} {', '.join(names)}" for g, names in groups.items() if names)
 
 
 def yes_no(flag: bool) -> str:

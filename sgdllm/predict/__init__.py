@@ -20,10 +20,13 @@ from sgdllm.predict.basins import (
     basin_probabilities,
     basin_table,
     basin_tables_by_runs,
+    basins_reached,
     near_minimum,
     predicted_basin_probabilities,
+    runs_needed,
 )
 from sgdllm.predict.evaluation import (
+    compare_from_starts,
     compare_with_runs,
 )
 from sgdllm.predict.propagate import (
@@ -51,6 +54,8 @@ __all__ = [
     "basin_probabilities",
     "basin_table",
     "basin_tables_by_runs",
+    "basins_reached",
+    "compare_from_starts",
     "compare_with_runs",
     "coordinate_kernels",
     "dirac",
@@ -60,6 +65,7 @@ __all__ = [
     "predict_laws",
     "predicted_basin_probabilities",
     "propagate",
+    "runs_needed",
     "sample_paths",
     "sample_trajectories",
 ]

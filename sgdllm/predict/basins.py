@@ -31,8 +31,10 @@ __all__ = [
     "basin_probabilities",
     "basin_table",
     "basin_tables_by_runs",
+    "basins_reached",
     "near_minimum",
     "predicted_basin_probabilities",
+    "runs_needed",
 ]
 
 
@@ -315,3 +317,51 @@ def basin_tables_by_runs(
         kernels = coordinate_kernels(s[:n], scalers, sub, **kernel_options)  # type: ignore[arg-type]
         tables.append(basin_table(kernels, starts, steps, basin_fn, n_basins))
     return np.stack(tables)
+
+
+def basins_reached(table: ArrayLike, n_basins: int, threshold: float) -> int:
+    """How many minima some start reaches with probability at least ``threshold``.
+
+    Parameters
+    ----------
+    table : array_like, shape (n_starts, n_basins + extra)
+        A basin table (:func:`basin_table` or stacked :func:`basin_frequencies`); columns
+        past the first ``n_basins`` (such as "near no minimum") are not minima.
+    n_basins : int
+        The number of minima: the first ``n_basins`` columns.
+    threshold : float
+        The probability from which a minimum counts as reached.
+
+    Returns
+    -------
+    int
+        The number of the first ``n_basins`` columns with an entry ``>= threshold``.
+    """
+    t = np.asarray(table, dtype=np.float64)
+    if t.ndim != 2:
+        raise ValueError(f"table must have shape (n_starts, n_basins), got {t.shape}")
+    n_basins = _check_int(n_basins, "n_basins", 1)
+    return int((t[:, :n_basins] >= threshold).any(axis=0).sum())
+
+
+def runs_needed(reached: ArrayLike, n_basins: int) -> int:
+    """The first number of runs ``n`` from which every one of ``n_basins`` minima is reached.
+
+    Parameters
+    ----------
+    reached : array_like of int, shape (R,)
+        ``reached[n - 1]``: the minima reached with ``n`` runs, ``n = 1 .. R`` (by the runs
+        themselves, or by :func:`basins_reached` of :func:`basin_tables_by_runs`).
+    n_basins : int
+
+    Returns
+    -------
+    int
+        The first ``n`` with ``reached[n - 1] == n_basins``; ``R + 1`` if there is none (not
+        within the ``R`` runs).
+    """
+    r = np.asarray(reached)
+    if r.ndim != 1:
+        raise ValueError(f"reached must have shape (runs,), got {r.shape}")
+    hit = r == n_basins
+    return int(np.argmax(hit)) + 1 if hit.any() else r.size + 1
