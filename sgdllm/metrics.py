@@ -26,6 +26,7 @@ from sgdllm.kernel import Kernel
 __all__ = [
     "METRICS",
     "bhattacharyya",
+    "centre_error_over_persistence",
     "kl",
     "law_moments",
     "row_distance",
@@ -287,6 +288,45 @@ def law_moments(
         raise ValueError(f"grid must have {p.shape[-1]} values (one per state), got {x.shape}")
     mean = p @ x
     return mean, np.sqrt(np.maximum(p @ x**2 - mean**2, 0.0))
+
+
+def centre_error_over_persistence(laws: ArrayLike, states: ArrayLike) -> float:
+    """Error of next-state laws' means on the states that followed, over that of "no change".
+
+    .. math::
+
+        \\frac{\\frac1T \\sum_t |\\mathbb{E}_{p_t}[s] - s_{t+1}|}
+        {\\frac1T \\sum_t |s_t - s_{t+1}|}
+
+    with ``p_t`` the law read after ``s_t``, means in states. Below 1, the laws' centres
+    predict the next state better than persistence (the current state) does. Chapters:
+    *Side by side, and uncertainty* and *Adaptive optimizers as Markov chains* (where a
+    language model's laws are centred).
+
+    Parameters
+    ----------
+    laws : array_like, shape (T + 1, K) or (T, K)
+        The law read after each state of the series; the row after the last state, if any,
+        is not used.
+    states : array_like of int, shape (T + 1,)
+        The series, in states ``0..K-1``; it must move at least once.
+
+    Returns
+    -------
+    float
+    """
+    p = np.asarray(laws, dtype=np.float64)
+    s = np.asarray(states)
+    if p.ndim != 2 or s.ndim != 1 or len(s) < 2 or p.shape[0] < len(s) - 1:
+        raise ValueError(
+            f"pass one law (a row of laws) per state but the last: {len(s)} states need at "
+            f"least {max(len(s) - 1, 1)} rows of laws, got shape {p.shape}, states {s.shape}"
+        )
+    steps = np.abs(np.diff(s))
+    if not steps.any():
+        raise ValueError("the series never moves: persistence has no error to compare with")
+    centre = p[: len(s) - 1] @ np.arange(p.shape[1])
+    return float(np.mean(np.abs(centre - s[1:])) / np.mean(steps))
 
 
 def stationary_law(kernel_or_matrix: Kernel | ArrayLike) -> NDArray[np.float64]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sgdllm.calibration import fit_temperature, temper_laws
 from sgdllm.discretize import Scaler, fit_scaler
 from sgdllm.kernel import ar1_fit_kernel, count_kernel, one_hot_laws
 from sgdllm.metrics import tv
@@ -14,6 +15,7 @@ from sgdllm.sgd.runs import least_squares_stationary_covariance
 from sgdllm.sgd.truth import ar1_kernel, sgd_coordinate_kernel
 from sgdllm.studies.compare import (
     ESTIMATORS,
+    LadderLaws,
     compare_estimators,
     cost_with_reading,
     crossover,
@@ -348,3 +350,28 @@ def test_time_kernel_prediction_times_a_subset_and_scales():
         time_kernel_prediction(10, 0, n_starts=1, steps=1)
     with pytest.raises(ValueError, match="n_timed"):
         time_kernel_prediction(10, 5, n_starts=1, steps=1, n_timed=0)
+
+
+def test_ladder_laws_reads_each_series_once_and_calibrates_on_its_own_transitions():
+    reads = []
+
+    def read(model, states):  # a model whose laws are too wide: uniform over 5 states
+        reads.append((model, len(states)))
+        return np.full((len(states), 5), 0.2) + 0.3 * np.eye(5)[np.minimum(states + 1, 4)]
+
+    ladder = LadderLaws(read, ["a", "b"])
+    fns = ladder.laws_fns()
+    assert list(fns) == ["a", "b", "a + T", "b + T"]
+    s = np.array([0, 1, 2, 3, 4, 4], dtype=np.int64)
+    raw = fns["a"](s)
+    np.testing.assert_array_equal(fns["a"](s.copy()), raw)
+    tempered = fns["a + T"](s)
+    assert reads == [("a", 6)]  # raw twice and calibrated once: read once
+    tau = fit_temperature(raw[:-1], s[1:])
+    np.testing.assert_allclose(tempered, temper_laws(raw, tau))
+    assert ladder.temperatures == {"a": [tau], "b": []} and tau < 1  # sharper
+    fns["b"](s[:4])
+    assert [len(r) for r, _ in ladder.series("a", 6)] == [6] and ladder.series("b", 6) == []
+    ((states, laws),) = ladder.series("b", 4)
+    np.testing.assert_array_equal(states, s[:4])
+    assert laws.shape == (4, 5)

@@ -18,6 +18,7 @@ from sgdllm.studies.homogeneity import (
     state_bins,
     state_dependence_test,
     state_edges,
+    state_remedy_w1,
     two_sample_statistic,
     w1_to_samples,
 )
@@ -157,3 +158,30 @@ def test_w1_to_samples_zero_for_matching_histogram():
     np.testing.assert_allclose(
         w1_to_samples(laws2, scaler, values), [scaler.bin_width, 2 * scaler.bin_width]
     )
+
+
+def test_state_remedy_w1_averages_the_remedy_over_coordinates():
+    from sgdllm.predict import coordinate_kernels
+
+    problem = ill_conditioned_quadratic(5.0, angle=0.0, noise=1.0, seed=0)
+    x0 = problem.minimizers()[0] + np.array([-1.0, 1.0])
+    train, state = run_sgd(problem, x0, 150, RMSProp(0.05), n_runs=4, seed=1, return_state=True)
+    scalers = [fit_scaler(train[..., i].ravel(), 1) for i in range(2)]
+    states = np.stack([sc.to_states(train[..., i]) for i, sc in enumerate(scalers)], axis=-1)
+    kernels = [k.matrix for k in coordinate_kernels(states, scalers)]
+    real = run_sgd(problem, x0, 20, RMSProp(0.05), n_runs=60, seed=2)
+    horizons = np.array([5, 20])
+    got = state_remedy_w1(states, state["s"], scalers, kernels, x0, real, horizons, 3)
+    by_hand = []
+    for i, sc in enumerate(scalers):  # the building blocks, one coordinate at a time
+        edges = state_edges(state["s"][..., i], 3)
+        joint = augmented_count_kernel(
+            states[..., i], state_bins(state["s"][..., i], edges), 3, kernels[i]
+        )
+        start = (int(sc.to_states(x0[i])), int(state_bins(0.0, edges)))
+        laws = augmented_theta_laws(joint, *start, 3, horizons)
+        by_hand.append(w1_to_samples(laws, sc, real[:, horizons, i]))
+    assert got.shape == (2,) and np.all(got >= 0)
+    np.testing.assert_array_equal(got, np.mean(by_hand, axis=0))
+    with pytest.raises(ValueError, match="one scaler and one"):
+        state_remedy_w1(states, state["s"], scalers[:1], kernels, x0, real, horizons, 3)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sgdllm.kernel import Kernel, count_kernel
 from sgdllm.metrics import (
     bhattacharyya,
+    centre_error_over_persistence,
     kl,
     law_moments,
     row_distance,
@@ -216,3 +217,20 @@ def test_law_moments_reject_a_grid_of_the_wrong_size():
         law_moments(np.full(5, 0.2), np.arange(4))
     with pytest.raises(ValueError, match="at least one state"):
         law_moments(np.zeros((3, 0)))
+
+
+def test_centre_error_over_persistence_by_hand():
+    states = np.array([2, 4, 3, 3, 5])  # steps 2, 1, 0, 2: persistence misses by 5 / 4
+    laws = np.eye(6)[[4, 3, 3, 5, 0]]  # point masses on the next state: no error at all
+    assert centre_error_over_persistence(laws, states) == 0.0
+    assert centre_error_over_persistence(np.eye(6)[states], states) == 1.0  # persistence
+    half = 0.5 * np.eye(6)[states] + 0.5 * laws  # centred half-way: half the miss
+    assert centre_error_over_persistence(half, states) == pytest.approx(0.5)
+    assert centre_error_over_persistence(laws[:-1], states) == 0.0  # no row after the last
+
+
+def test_centre_error_over_persistence_refuses_a_still_series_or_too_few_laws():
+    with pytest.raises(ValueError, match="never moves"):
+        centre_error_over_persistence(np.full((3, 4), 0.25), np.array([1, 1, 1]))
+    with pytest.raises(ValueError, match="at least 3 rows"):
+        centre_error_over_persistence(np.full((2, 4), 0.25), np.array([0, 1, 2, 3]))

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sgdllm.calibration import fit_temperature, temper_laws
 from sgdllm.discretize import Scaler
 from sgdllm.impute import impute
 from sgdllm.kernel import Kernel, ar1_fit_kernel, count_kernel, kernel_from_laws
@@ -53,6 +54,7 @@ from sgdllm.sgd.runs import run_sgd
 
 __all__ = [
     "ESTIMATORS",
+    "LadderLaws",
     "compare_estimators",
     "cost_with_reading",
     "crossover",
@@ -359,6 +361,82 @@ def ranking(scores: ArrayLike, names: Sequence[str]) -> list[str]:
     if s.shape != (len(names),):
         raise ValueError(f"pass one score per name: {len(names)} names, scores of shape {s.shape}")
     return [names[i] for i in np.argsort(s, kind="stable")]
+
+
+class LadderLaws:
+    """The ``laws_fn`` of :func:`compare_estimators` for a ladder of language models, raw and
+    calibrated, each series read once per model.
+
+    ``read(model, states)`` gives a model's next-state law after every state of a run, shape
+    ``(T + 1, K)`` for ``T + 1`` states (e.g. ``sgdllm.lm.next_state_laws(lms[model], states,
+    digits, progress=False)``). :meth:`raw` returns those laws; :meth:`calibrated` returns them
+    tempered (:func:`sgdllm.calibration.temper_laws`) by the temperature fitted on the run's
+    own next values (:func:`sgdllm.calibration.fit_temperature`; never on the truth), and
+    keeps each fitted temperature in :attr:`temperatures`. Every law read stays in
+    :attr:`read_laws`, for diagnostics (:meth:`series`). Chapter: *Side by side, and
+    uncertainty*.
+
+    Parameters
+    ----------
+    read : callable ``(model id, states (T + 1,)) -> laws (T + 1, K)``
+    models : sequence of str
+        The ladder's model ids, in order.
+    suffix : str
+        Appended to a model id to name its calibrated estimator in :meth:`laws_fns`.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[str, NDArray[np.int64]], NDArray[np.float64]],
+        models: Sequence[str],
+        suffix: str = " + T",
+    ):
+        self.read = read
+        self.models = list(models)
+        self.suffix = suffix
+        #: ``{(model, states' bytes): (states, laws)}``, in the order they were read.
+        self.read_laws: dict[tuple[str, bytes], tuple[NDArray, NDArray[np.float64]]] = {}
+        #: ``{model: [temperature fitted on each series calibrated, in order]}``.
+        self.temperatures: dict[str, list[float]] = {m: [] for m in self.models}
+
+    def raw(self, model: str) -> LawsFn:
+        """``states -> laws``: the model's laws, read once per series."""
+
+        def laws_fn(states: NDArray[np.int64]) -> NDArray[np.float64]:
+            key = (model, states.tobytes())
+            if key not in self.read_laws:
+                self.read_laws[key] = (states.copy(), self.read(model, states))
+            return self.read_laws[key][1]
+
+        return laws_fn
+
+    def calibrated(self, model: str) -> LawsFn:
+        """``states -> laws``: the model's laws at the temperature that maximizes the
+        likelihood of the series' own next states."""
+
+        def laws_fn(states: NDArray[np.int64]) -> NDArray[np.float64]:
+            laws = self.raw(model)(states)
+            tau = fit_temperature(laws[:-1], states[1:])
+            self.temperatures[model].append(tau)
+            return temper_laws(laws, tau)
+
+        return laws_fn
+
+    def laws_fns(self) -> dict[str, LawsFn]:
+        """``{model: raw laws, model + suffix: calibrated laws}``, the raw ones first, for
+        ``compare_estimators(..., laws_fn=...)``."""
+        return {
+            **{m: self.raw(m) for m in self.models},
+            **{m + self.suffix: self.calibrated(m) for m in self.models},
+        }
+
+    def series(self, model: str, length: int) -> list[tuple[NDArray, NDArray[np.float64]]]:
+        """``[(states, laws)]``: every series of ``length`` states the model read, in order."""
+        return [
+            (states, laws)
+            for (m, _), (states, laws) in self.read_laws.items()
+            if m == model and states.size == length
+        ]
 
 
 # ----------------------------------------------------------------------------- cost

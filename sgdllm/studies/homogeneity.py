@@ -56,6 +56,8 @@ unvisited rows are filled by the theta-only kernel with the bin held fixed,
 
 and the law of ``theta_i`` at time ``t`` is the marginal of ``delta_{(a_0, b_0)} Q^t``
 (:func:`augmented_theta_laws`), the start carrying the optimizer's initial state ``s_0 = 0``.
+:func:`state_remedy_w1` runs the remedy on every coordinate of a set of training runs and
+scores it against real runs.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ __all__ = [
     "state_bins",
     "state_dependence_test",
     "state_edges",
+    "state_remedy_w1",
     "two_sample_statistic",
     "w1_to_samples",
 ]
@@ -530,6 +533,67 @@ def w1_to_samples(laws: ArrayLike, scaler: Scaler, samples: ArrayLike) -> FloatA
         [np.bincount(states[:, j], minlength=scaler.n_states) for j in range(x.shape[1])]
     )
     return np.asarray(w1(p, hist / x.shape[0], scaler.bin_width))
+
+
+def state_remedy_w1(
+    theta_states: ArrayLike,
+    state: ArrayLike,
+    scalers: list[Scaler],
+    fallbacks: list[ArrayLike],
+    x0: ArrayLike,
+    real: ArrayLike,
+    horizons: ArrayLike,
+    n_bins: int,
+) -> FloatArray:
+    """W1 by horizon of the remedy's predictions against real runs, mean over coordinates.
+
+    For each coordinate ``i``: ``B = n_bins`` quantile bins of the training state
+    (:func:`state_edges`, :func:`state_bins`), the joint kernel counted on
+    ``(theta-state, s-bin)`` with the theta-only kernel as fallback
+    (:func:`augmented_count_kernel`), the marginal laws of theta from the start's state and the
+    bin of ``s_0 = 0`` (:func:`augmented_theta_laws`), scored against the real values at each
+    horizon (:func:`w1_to_samples`).
+
+    Parameters
+    ----------
+    theta_states : array_like of int, shape (R, T + 1, d)
+        The training runs, discretized per coordinate on ``scalers``.
+    state : array_like, shape (R, T + 1, d)
+        The optimizer state ``s`` along the same runs.
+    scalers : list of Scaler, length d
+    fallbacks : list of array_like, each of shape (K_i, K_i)
+        The theta-only kernel of each coordinate (complete rows).
+    x0 : array_like, shape (d,)
+        Start of the predictions and of the real runs.
+    real : array_like, shape (n, max(horizons) + 1, d)
+        Real runs from ``x0``.
+    horizons : array_like of int, shape (h,)
+    n_bins : int
+
+    Returns
+    -------
+    ndarray, shape (h,)
+        W1 in value units at each horizon, averaged over the coordinates.
+    """
+    a, s, x = np.asarray(theta_states), np.asarray(state), np.asarray(real)
+    start, h = np.asarray(x0, dtype=np.float64), np.asarray(horizons)
+    d = len(scalers)
+    if a.shape != s.shape or a.ndim != 3 or a.shape[-1] != d or len(fallbacks) != d:
+        raise ValueError(
+            f"pass theta_states and state of one shape (R, T + 1, d) with one scaler and one "
+            f"fallback kernel per coordinate; got {a.shape}, {s.shape}, {d} scalers and "
+            f"{len(fallbacks)} kernels"
+        )
+    per_coord = []
+    for i, sc in enumerate(scalers):
+        edges = state_edges(s[..., i], n_bins)
+        bins = state_bins(s[..., i], edges)
+        joint = augmented_count_kernel(a[..., i], bins, n_bins, fallbacks[i])
+        laws = augmented_theta_laws(
+            joint, int(sc.to_states(start[i])), int(state_bins(0.0, edges)), n_bins, h
+        )
+        per_coord.append(w1_to_samples(laws, sc, x[:, h, i]))
+    return np.mean(per_coord, axis=0)
 
 
 def state_dependence_test(
