@@ -89,6 +89,7 @@ __all__ = [
     "is_up_to_date",
     "parse_overrides",
     "publish_problem",
+    "published_lines",
     "sweep_staging",
     "write_manifest",
 ]
@@ -1122,6 +1123,37 @@ def _hide_record_calls(nb: dict[str, Any]) -> None:
         cell["source"] = text.splitlines(keepends=True)
         if not ast.parse(text).body:  # nothing but comments or blank lines left
             _add_tag(cell, "remove-input")
+
+
+def published_lines(source: str | os.PathLike[str]) -> tuple[int, int]:
+    """Lines of code and of narrative a reader sees on a chapter's page.
+
+    The chapter's source (``notebooks/<name>.md``) is read as the executor publishes it: the
+    recorder's calls are taken out (:func:`_hide_record_calls`), and cells tagged
+    ``remove-cell``, ``remove-input`` or ``parameters`` (folded) are not counted. Code lines
+    are the remaining non-blank lines of code cells that are not comments only; narrative lines
+    are the non-blank lines of Markdown cells (prose, equations, directives).
+
+    Returns
+    -------
+    (int, int)
+        ``(code, narrative)``: a chapter narrates when ``code < narrative``.
+    """
+    import jupytext
+
+    nb = jupytext.read(source)
+    _hide_record_calls(nb)
+    code = narrative = 0
+    for cell in nb.cells:
+        text = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if cell.cell_type == "markdown":
+            narrative += len(lines)
+        elif cell.cell_type == "code":
+            if {"remove-cell", "remove-input", "parameters"} & set(cell.metadata.get("tags", [])):
+                continue
+            code += sum(not line.startswith("#") for line in lines)
+    return code, narrative
 
 
 def _number_figures(nb: dict[str, Any], name: str) -> None:
