@@ -68,6 +68,8 @@ def test_late_distances_one_box_per_estimator():
     (ax,) = fig.get_axes()
     assert [t.get_text() for t in ax.get_xticklabels()] == names
     assert ax.get_title() == "under-parametrized, last 20 steps"
+    medians = [line for line in ax.get_lines() if line.get_color() == "#D55E00"]
+    assert len(medians) == len(names)  # the book's vermillion, whatever style saves the figure
 
 
 def test_kernel_rows_leave_unvisited_rows_empty():
