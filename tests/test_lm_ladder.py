@@ -59,3 +59,22 @@ def test_book_kernels_get_the_laws_cache(monkeypatch, tmp_path):
     with _kernel_env(None, layout.laws_cache):
         assert Path(os.environ[ladder.LAWS_CACHE_ENV]) == layout.laws_cache
     assert ladder.LAWS_CACHE_ENV not in os.environ
+
+
+def test_ladder_laws_reads_the_embedded_model_exactly_and_the_others_adaptively(
+    monkeypatch, tmp_path
+):
+    from sgdllm.lm import hierarchy
+
+    seen = []
+    monkeypatch.setattr(
+        hierarchy, "next_state_laws", lambda lm, s, d, **kw: seen.append((lm, list(s), d, kw))
+    )
+    monkeypatch.setenv(ladder.LAWS_CACHE_ENV, str(tmp_path))
+    ladder.ladder_laws("lm0", "embedded", [1, 2], 2, refine="adaptive", tol=1e-3)
+    ladder.ladder_laws("lm1", "smollm2-135m", [3], 3, refine="neighbours", tol=0.01)
+    cached = {"progress": False, "cache_dir": tmp_path}
+    assert seen == [
+        ("lm0", [1, 2], 2, cached),
+        ("lm1", [3], 3, {**cached, "refine": "neighbours", "tol": 0.01}),
+    ]

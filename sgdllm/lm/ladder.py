@@ -25,16 +25,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sgdllm.lm.load import LanguageModel, load_model
 from sgdllm.lm.registry import KNOWN_MODELS
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "EMBEDDED",
     "LADDER",
     "LAWS_CACHE_ENV",
     "check_models",
+    "ladder_laws",
     "laws_cache_dir",
     "load_ladder",
     "model_title",
@@ -114,3 +119,46 @@ def laws_cache_dir() -> Path | None:
     """
     value = os.environ.get(LAWS_CACHE_ENV, "").strip()
     return Path(value) if value else None
+
+
+def ladder_laws(
+    lm: LanguageModel,
+    model_id: str,
+    states: ArrayLike,
+    digits: int,
+    *,
+    refine: str = "adaptive",
+    tol: float | None = None,
+) -> NDArray[np.float64]:
+    """One model's laws of a series, read as the chapters of the ladder read them.
+
+    Chapters: *Extracting transition probabilities* and *The embedded language model*.
+
+    The embedded model (:data:`EMBEDDED`) gives its exact law (full refinement, the
+    default of :func:`sgdllm.lm.next_state_laws`); every other model is read with ``refine``
+    and ``tol`` (the adaptive Hierarchy-PDF within total variation ``tol`` of its exact law on
+    every row), since a text-pretrained model reads far fewer laws per second. Laws are cached
+    under :func:`laws_cache_dir`; no progress bar is shown.
+
+    Parameters
+    ----------
+    lm : LanguageModel
+        The model ``model_id`` names (from :func:`load_ladder`).
+    model_id : str
+        Its id in the chapter's ``models``.
+    states : array_like of int, shape (T,)
+        The series, states in ``0..10**digits - 1``.
+    digits : int
+        Digits per value.
+    refine, tol
+        Refinement of the models other than the embedded one (as in ``next_state_laws``).
+
+    Returns
+    -------
+    ndarray, shape (T, 10**digits)
+        Row ``t``: the law of ``s_{t+1}`` given ``s_0..s_t``.
+    """
+    from sgdllm.lm.hierarchy import next_state_laws
+
+    how = {} if model_id == EMBEDDED else {"refine": refine, "tol": tol}
+    return next_state_laws(lm, states, digits, progress=False, cache_dir=laws_cache_dir(), **how)
