@@ -121,9 +121,11 @@ def test_tables_list_every_record(tmp_path):
     figs = load_figure_records(tmp_path / "figures")
     assert [f["figure"] for f in figs] == ["f"]
     text = figure_table(figs)
-    assert "| a_chapter | `fig-a_chapter-f` | 1 | org/m (unknown) |" in text
+    assert "| a_chapter | `fig-a_chapter-f` | - | 1 | org/m (unknown) |" in text
     assert "Pipes" not in text, "captions stay in their chapters"
     assert "| `[2024, 0]` |" in figure_table([{**figs[0], "seed": [2024, 0]}])
+    named = figure_table([{**figs[0], "function": "sgdllm.plotting.a_chapter.plot_f"}])
+    assert "| `fig-a_chapter-f` | {py:func}`sgdllm.plotting.a_chapter.plot_f` | 1 |" in named
     loaded[0]["parameters"] = {"profile": "ci", "records_dir": "x", "n": 3, "tag": "a|b"}
     assert "| b_chapter | `n=3`, `tag='a\\|b'` |" in parameter_table(loaded)
     assert "| a_chapter | - |" in parameter_table(loaded)

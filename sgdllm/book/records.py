@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sgdllm.outputs import file_mode, write_atomic
-from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR
+from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR, book_style
 
 __all__ = [
     "Recorder",
@@ -333,7 +333,8 @@ class Recorder:
         png = self.figure_path(name)
 
         def save_png(fh: Any) -> None:
-            fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
+            with book_style():  # colours matplotlib resolves when drawing, e.g. box medians
+                fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
             if fh.tell() == 0:
                 raise RuntimeError(f"matplotlib wrote an empty file for figure {name!r}")
 
@@ -365,7 +366,8 @@ class Recorder:
             text = f"{caption.strip()} *Source: {where}.*"
             label = figure_label(self.chapter, name)
             meta = {"label": label, "caption": text, "alt": alt}
-            display(fig, metadata={"sgdllm": {"figure": meta}})
+            with book_style():
+                display(fig, metadata={"sgdllm": {"figure": meta}})
             display(Markdown(text), metadata={"sgdllm": {"caption_of": label}})
         plt.close(fig)
 
@@ -636,21 +638,24 @@ def parameter_table(records: list[dict[str, Any]]) -> str:
 
 
 def figure_table(figures: list[dict[str, Any]]) -> str:
-    """Markdown table of figure records, one row each: chapter, figure label, seed, language
-    model (id and the start of its weights' sha256) and the wall time of the cells that drew it.
-    Captions and parameters are left to the chapters and to :func:`parameter_table`."""
+    """Markdown table of figure records, one row each: chapter, figure label, the function that
+    drew it (the record's ``"function"``, a checked link to its entry in the API reference; "-"
+    for a figure drawn without a named figure function), seed, language model (id and the
+    start of its weights' sha256) and the wall time of the cells that drew it. Captions and
+    parameters are left to the chapters and to :func:`parameter_table`."""
     rows = [
-        "| chapter | figure | seed | model (weights sha256) | wall time (s) |",
-        "| --- | --- | ---: | --- | ---: |",
+        "| chapter | figure | drawn by | seed | model (weights sha256) | wall time (s) |",
+        "| --- | --- | --- | ---: | --- | ---: |",
     ]
     for f in figures:
         model = f.get("model")
         model_text = f"{model['id']} ({_short(model['weights_sha256'], 12)})" if model else "-"
         seed = f.get("seed")
         seed = "-" if seed is None else seed if isinstance(seed, int) else f"`{seed}`"
+        function = f"{{py:func}}`{f['function']}`" if f.get("function") else "-"
         rows.append(
-            f"| {f['chapter']} | `{figure_label(f['chapter'], f['figure'])}` | {seed} | "
-            f"{_cell(model_text)} | {f['wall_time_s']:.1f} |"
+            f"| {f['chapter']} | `{figure_label(f['chapter'], f['figure'])}` | "
+            f"{_cell(function)} | {seed} | {_cell(model_text)} | {f['wall_time_s']:.1f} |"
         )
     return "\n".join(rows)
 
