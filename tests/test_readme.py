@@ -28,3 +28,23 @@ def test_readme_python_example_runs():
     # the predicted stationary mean sits near the least-squares solution
     minimizer = namespace["problem"].minimizers()[0]
     np.testing.assert_allclose(namespace["means"], minimizer, atol=0.1)
+
+
+def test_readme_layout_lists_every_module_of_the_package():
+    layout = README[README.index("## Layout") :]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in layout.splitlines()
+        if line.startswith("| `sgdllm/")
+    }
+    missing = []
+    for path in sorted((ROOT / "sgdllm").rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        folder = path.parent.relative_to(ROOT).as_posix() + "/"
+        row = rows.get(folder, "")
+        if folder == "sgdllm/predict/":  # predict/'s modules are listed in the sgdllm/ row
+            row = rows.get("sgdllm/", "")
+        if f"`{path.stem}`" not in row:
+            missing.append(path.relative_to(ROOT).as_posix())
+    assert not missing, f"README's layout table does not name {missing}"
