@@ -2,7 +2,9 @@
 
 Chapter: *Extracting transition probabilities*.
 
-This subpackage is the only part of sgdllm that imports torch and transformers. It turns a
+This subpackage is the only part of sgdllm that imports transformers; torch is imported here
+and by the two studies that train a network (:mod:`sgdllm.studies.self_training`, and the
+network cost of :mod:`sgdllm.studies.compare`, lazily). It turns a
 discretized series into next-state laws, row ``t`` being the model's law of ``s_{t+1}`` given
 ``s_0..s_t`` (Liu et al. 2024, Hierarchy-PDF; serialization of Gruver et al. 2023);
 :func:`sgdllm.kernel.kernel_from_laws` turns them into a transition kernel.
