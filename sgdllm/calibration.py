@@ -27,10 +27,14 @@ a proper score computable without the true kernel:
 The fitting functions take pairs: ``laws`` of shape ``(..., K)`` and the states that followed,
 ``next_states`` of shape ``(...)``; for one series, ``laws[:-1]`` with ``states[1:]`` (the last
 row predicts a state not observed). Fit on one part of the data and score on another (other
-series of the same chain, or the earlier steps of a series) to report an honest gain.
+series of the same chain, or the earlier steps of a series) to report an honest gain:
+:func:`leave_one_out` fits on every series but one, for each series.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,11 +45,14 @@ __all__ = [
     "TEMPERATURE_BOUNDS",
     "fit_mixture_weight",
     "fit_temperature",
+    "leave_one_out",
     "mix_laws",
     "observed_log_likelihood",
     "prequential_count_laws",
     "temper_laws",
 ]
+
+T = TypeVar("T")
 
 #: Probabilities are floored here inside a logarithm, so that a next state a law gave no mass
 #: costs a large, finite penalty instead of minus infinity.
@@ -215,6 +222,33 @@ def fit_mixture_weight(laws: ArrayLike, other: ArrayLike, next_states: ArrayLike
 
     res = minimize_scalar(nll, bounds=(0.0, 1.0), method="bounded")
     return float(min((res.x, 0.0, 1.0), key=nll))
+
+
+def leave_one_out(fit: Callable[..., T], *arrays: ArrayLike) -> list[T]:
+    """``fit`` on every series but ``i``, for each series ``i`` (leave one series out).
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(*arrays)`` on arrays whose first axis is the series, e.g.
+        ``lambda p, s: fit_temperature(p[:, :-1], s[:, 1:])``.
+    *arrays : array_like, shape (n_series, ...)
+        At least one, all with the same number of series ``n_series >= 2``.
+
+    Returns
+    -------
+    list, length n_series
+        Item ``i``: ``fit`` of the arrays without their series ``i``, to be scored on series
+        ``i``, which it never saw.
+    """
+    a = [np.asarray(x) for x in arrays]
+    if not a or any(x.ndim == 0 or len(x) != len(a[0]) for x in a) or len(a[0]) < 2:
+        raise ValueError(
+            f"pass at least one array, all with the same number (>= 2) of series on their "
+            f"first axis, got shapes {[x.shape for x in a]}"
+        )
+    n = len(a[0])
+    return [fit(*(x[np.arange(n) != i] for x in a)) for i in range(n)]
 
 
 def prequential_count_laws(

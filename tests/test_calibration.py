@@ -8,6 +8,7 @@ import pytest
 from sgdllm.calibration import (
     fit_mixture_weight,
     fit_temperature,
+    leave_one_out,
     mix_laws,
     observed_log_likelihood,
     prequential_count_laws,
@@ -66,6 +67,18 @@ def test_prequential_counts_never_see_the_transition_they_predict():
     np.testing.assert_allclose(c[4], [1 / 5, 3 / 5, 1 / 5])  # 0 -> 1 twice
     assert c[4, 2] == pytest.approx(1 / 5)  # 0 -> 2 (the step it predicts) not yet counted
     np.testing.assert_allclose(c.sum(axis=1), 1.0)
+
+
+def test_leave_one_out_never_fits_on_the_series_it_leaves_out():
+    a = np.arange(4)[:, None] * np.ones((4, 3))  # series i holds the value i
+    b = 10 * a
+    fits = leave_one_out(lambda x, y: (sorted(set(x[:, 0])), float(y.sum())), a, b)
+    assert [f[0] for f in fits] == [[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]]
+    assert [f[1] for f in fits] == [180.0, 150.0, 120.0, 90.0]  # 30 * (0 + 1 + 2 + 3 - i)
+    with pytest.raises(ValueError, match="same number"):
+        leave_one_out(lambda x, y: 0, a, b[:3])
+    with pytest.raises(ValueError, match="same number"):
+        leave_one_out(lambda x: 0, a[:1])
 
 
 def test_pairs_are_checked_with_the_fix_in_the_message():

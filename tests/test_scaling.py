@@ -19,10 +19,13 @@ from sgdllm.studies.scaling import (
     count_risk,
     fit_power_law,
     fit_scaling_law,
+    leak_cost,
     learning_curve,
     learning_curves,
     moving_average,
+    series_learning_curves,
     stay_probability,
+    stays_below_from,
 )
 
 # ----------------------------------------------------------------------------- chains
@@ -213,6 +216,39 @@ def test_learning_curves_errors():
         learning_curves(m, {"u": uniform_laws}, n_steps=10, digits=2, seeds=[0], keep_laws=["v"])
 
 
+def test_series_learning_curves_score_each_series_on_its_own_kernel():
+    series = [chain_series(two_state_chain(0.2, 0.4), 20, 2, seed=i) for i in range(3)]
+    states = np.stack([s.states for s in series])
+    truth = np.stack([s.truth for s in series])
+    laws = np.full((3, 20, 100), 0.01)
+    laws[1] = truth[1][states[1]]  # series 1 reads its exact rows: no loss
+    curves = series_learning_curves(laws, states, truth)
+    assert curves.shape == (3, 20)
+    np.testing.assert_allclose(curves[1], 0.0, atol=1e-12)
+    for i in (0, 2):
+        np.testing.assert_array_equal(curves[i], learning_curve(laws[i], states[i], truth[i]))
+    with pytest.raises(ValueError, match="the same series"):
+        series_learning_curves(laws, states[:2], truth)
+
+
+def test_leak_cost_is_the_exact_split_of_the_bhattacharyya_loss():
+    p = np.zeros(6)
+    p[[1, 4]] = [0.3, 0.7]  # the true row: two atoms
+    r = np.zeros(6)
+    r[[1, 4]] = [0.5, 0.5]  # a law on the atoms
+    eps = 0.2
+    q = (1 - eps) * r + eps * np.array([0.5, 0, 0.25, 0.25, 0, 0])  # mass eps off the atoms
+    atoms = np.array([1, 4])
+    assert leak_cost(q, atoms) == pytest.approx(-0.5 * np.log(1 - eps))
+    assert bhattacharyya(p, q) == pytest.approx(leak_cost(q, atoms) + bhattacharyya(p, r))
+    assert leak_cost(np.stack([r, q]), atoms).shape == (2,)  # one cost per law
+    assert leak_cost(r, atoms) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match=r"states in 0\.\.5"):
+        leak_cost(q, [1, 6])
+    with pytest.raises(ValueError, match="state indices"):
+        leak_cost(q, [0.5])
+
+
 def test_stay_probability_reads_the_current_state():
     laws = np.array([[[0.7, 0.3], [0.4, 0.6]]])
     np.testing.assert_allclose(stay_probability(laws, [[0, 1]]), [[0.7, 0.6]])
@@ -319,6 +355,28 @@ def test_scaling_fit_tells_a_growing_curve_from_a_falling_one():
     up = fit_scaling_law(noisy_power_curves(0.3), fraction=0.1, fit_range=(20, 300), n_boot=50)
     down = fit_scaling_law(noisy_power_curves(-0.3), fraction=0.1, fit_range=(20, 300), n_boot=50)
     assert up.alpha > 0.2 and down.alpha < -0.2
+
+
+def test_loss_at_reads_the_mean_at_the_longest_context_not_beyond():
+    fit = fit_scaling_law(
+        noisy_power_curves(-0.5, n_seeds=3), window=1, fit_range=(5, 300), n_boot=0
+    )
+    assert fit.loss_at(300) == fit.mean[-1]
+    assert fit.loss_at(80) == fit.mean[79]  # N = 80 is column 79
+    assert fit.loss_at(80.5) == fit.mean[79] and fit.loss_at(1e9) == fit.mean[-1]
+    with pytest.raises(ValueError, match="no context length"):
+        fit.loss_at(0.5)
+
+
+def test_stays_below_from_finds_where_a_curve_passes_below_for_good():
+    n = np.arange(1.0, 7.0)
+    reference = np.ones(6)
+    # below at N = 2, above at N = 3, then below from N = 4 on: the answer is 4
+    assert stays_below_from(n, [2, 0.5, 2, 0.5, 0.5, 0.5], reference) == 4.0
+    assert stays_below_from(n, np.zeros(6), reference) == 1.0  # below from the start
+    assert np.isnan(stays_below_from(n, [0, 0, 0, 0, 0, 1], reference))  # a tie at the end
+    with pytest.raises(ValueError, match="one length"):
+        stays_below_from(n, np.zeros(5), reference)
 
 
 @pytest.mark.parametrize(

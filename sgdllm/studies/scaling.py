@@ -25,11 +25,13 @@ slower the chain mixes, the steeper the decay.
   refitted at every step on the values seen so far.
 * :func:`learning_curve`, :func:`learning_curves` -- losses per step, for several seeds and
   estimators (any ``laws_fn(states, digits) -> (T, K)``, e.g. a language model through
-  ``sgdllm.lm.next_state_laws``).
+  ``sgdllm.lm.next_state_laws``); :func:`series_learning_curves` scores laws already read.
+* :func:`leak_cost` -- the part of the loss due to mass left off the true row's atoms.
 * :func:`count_risk` -- the asymptotic loss of the empirical transition frequencies, the
   parametric ``1 / N`` rate a consistent estimator can reach.
 * :func:`moving_average`, :func:`fit_power_law`, :func:`fit_scaling_law` -- smoothing, the fit
-  and its uncertainty (bootstrap over seeds).
+  and its uncertainty (bootstrap over seeds); :func:`stays_below_from` -- where one smoothed
+  curve passes below another for good.
 
 This module does not import the language-model corner: the model enters as a ``laws_fn``.
 """
@@ -59,10 +61,13 @@ __all__ = [
     "count_risk",
     "fit_power_law",
     "fit_scaling_law",
+    "leak_cost",
     "learning_curve",
     "learning_curves",
     "moving_average",
+    "series_learning_curves",
     "stay_probability",
+    "stays_below_from",
 ]
 
 #: Classical estimators of :func:`classical_laws`.
@@ -378,6 +383,70 @@ def learning_curve(
     return np.asarray(METRICS[metric](q[s], p), dtype=np.float64)
 
 
+def series_learning_curves(
+    laws: ArrayLike,
+    states: ArrayLike,
+    truth: ArrayLike,
+    metric: str = "bhattacharyya",
+) -> NDArray[np.float64]:
+    """:func:`learning_curve` of each of several series whose laws were read already.
+
+    Parameters
+    ----------
+    laws : array_like, shape (n_series, T, K)
+        Row ``t`` of series ``i``: its predicted law of ``s_{t+1}``.
+    states : array_like of int, shape (n_series, T)
+    truth : array_like, shape (n_series, K, K)
+        The true kernel of each series' grid.
+    metric : str
+        A name of :data:`sgdllm.metrics.METRICS`.
+
+    Returns
+    -------
+    ndarray, shape (n_series, T)
+    """
+    p, s, q = np.asarray(laws), np.asarray(states), np.asarray(truth)
+    if p.ndim != 3 or s.ndim != 2 or q.ndim != 3 or not len(p) == len(s) == len(q):
+        raise ValueError(
+            f"laws (n_series, T, K), states (n_series, T) and truth (n_series, K, K) must "
+            f"describe the same series, got shapes {p.shape}, {s.shape} and {q.shape}"
+        )
+    return np.stack([learning_curve(p[i], s[i], q[i], metric) for i in range(len(p))])
+
+
+def leak_cost(laws: ArrayLike, atoms: ArrayLike) -> NDArray[np.float64]:
+    """Bhattacharyya cost of the mass a law leaves off the atoms of the true row.
+
+    When the true row ``p`` lives on the states ``A`` (the atoms) and a law puts
+    ``q_a = (1 - eps) r_a`` on them, ``r`` a law on ``A``, its loss splits exactly,
+
+    .. math::
+
+        D_B(p, q) = -\\log \\sum_{a \\in A} \\sqrt{p_a (1 - \\varepsilon) r_a}
+        = -\\tfrac12 \\log (1 - \\varepsilon) + D_B(p, r),
+
+    the cost of hedging on states the chain never takes plus the error of the law renormalized
+    on those it does. This returns the first term, ``-log(q(A)) / 2``.
+
+    Parameters
+    ----------
+    laws : array_like, shape (..., K)
+    atoms : array_like of int, shape (n_atoms,)
+        The states the true rows put mass on (e.g. the two states of a two-state chain).
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    p = np.asarray(laws, dtype=np.float64)
+    a = np.asarray(atoms)
+    if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer) or a.size == 0:
+        raise ValueError(f"atoms must be a non-empty 1-D array of state indices, got {atoms!r}")
+    if a.min() < 0 or a.max() >= p.shape[-1]:
+        raise ValueError(f"atoms must be states in 0..{p.shape[-1] - 1}, got {a.tolist()}")
+    return -0.5 * np.log(p[..., a].sum(-1))
+
+
 @dataclass(frozen=True)
 class LearningCurves:
     """Losses per step of several estimators on the same series of one chain.
@@ -688,6 +757,42 @@ class ScalingFit:
     def alpha(self) -> float:
         """Fitted exponent."""
         return self.fit.alpha
+
+    def loss_at(self, n: float) -> float:
+        """The smoothed mean loss at the longest context length ``N <= n`` (e.g. the end of a
+        model's window)."""
+        shown = self.mean[self.contexts <= n]
+        if shown.size == 0:
+            raise ValueError(f"no context length N <= {n}: the curve starts at N = 1")
+        return float(shown[-1])
+
+
+def stays_below_from(contexts: ArrayLike, curve: ArrayLike, reference: ArrayLike) -> float:
+    """The shortest context length from which ``curve`` stays strictly below ``reference``.
+
+    ``contexts[0]`` when it is below from the start, NaN when it is not below at the last
+    context (it never passes below for good).
+
+    Parameters
+    ----------
+    contexts, curve, reference : array_like, shape (T,)
+        Context lengths and two curves on them (e.g. the ``mean`` of two :class:`ScalingFit`).
+
+    Returns
+    -------
+    float
+    """
+    n = np.asarray(contexts, dtype=np.float64)
+    y, ref = np.asarray(curve), np.asarray(reference)
+    if n.ndim != 1 or y.shape != n.shape or ref.shape != n.shape or n.size == 0:
+        raise ValueError(
+            f"contexts, curve and reference must be 1-D of one length, got shapes {n.shape}, "
+            f"{y.shape} and {ref.shape}"
+        )
+    not_below = np.flatnonzero(ref <= y)  # contexts where the reference is not worse
+    if not_below.size == 0:
+        return float(n[0])
+    return float(n[not_below[-1] + 1]) if not_below[-1] + 1 < n.size else np.nan
 
 
 def fit_scaling_law(
