@@ -12,18 +12,17 @@ from sgdllm.book.records import (
     chapter_table,
     figure_table,
     library_table,
-    library_versions,
     load_chapter_records,
     load_figure_records,
     model_identity,
     parameter_table,
-    provenance,
     source_url,
     table_directive,
     table_label,
     table_markdown,
     write_json_atomic,
 )
+from sgdllm.provenance import library_versions, provenance
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

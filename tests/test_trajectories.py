@@ -159,7 +159,7 @@ def test_failure_leaves_nothing_written(tmp_path, monkeypatch):
     def broken(result, **kwargs):
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr(tr, "draw_prediction", broken)
+    monkeypatch.setattr(tr, "plot_tool_figure", broken)
     with pytest.raises(RuntimeError, match="figure failed"):
         predict_trajectory_file(
             tmp_path / "r.npy", kernel="counts", horizons=[3], out_dir=tmp_path / "out"

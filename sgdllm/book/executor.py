@@ -65,7 +65,8 @@ from typing import Any
 
 import yaml
 
-from sgdllm.book.records import library_versions, provenance, write_json_atomic
+from sgdllm.book.records import write_json_atomic
+from sgdllm.provenance import library_versions, provenance
 
 __all__ = [
     "AGGREGATES",

@@ -18,9 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import re
-import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from typing import Any
 
 from sgdllm.outputs import file_mode, write_atomic
 from sgdllm.plotting.style import FIGURE_FUNCTION_ATTR, book_style
+from sgdllm.provenance import provenance
 
 __all__ = [
     "Recorder",
@@ -38,12 +37,10 @@ __all__ = [
     "figure_table",
     "file_mode",
     "library_table",
-    "library_versions",
     "load_chapter_records",
     "load_figure_records",
     "model_identity",
     "parameter_table",
-    "provenance",
     "source_url",
     "table_directive",
     "table_label",
@@ -59,68 +56,6 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     """
     text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
     return write_atomic(path, lambda fh: fh.write(text + "\n"), text=True)
-
-
-def _git(root: Path, *args: str) -> str:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-#: The libraries whose versions a record lists (distribution names on PyPI): the numerical
-#: stack, the language models' stack and the book's tooling.
-LIBRARIES = (
-    "numpy",
-    "scipy",
-    "pot",
-    "torch",
-    "transformers",
-    "tokenizers",
-    "safetensors",
-    "gguf",
-    "matplotlib",
-    "papermill",
-    "jupytext",
-    "myst-nb",
-    "jupyter-book",
-)
-
-
-def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
-    """Installed version of Python and of each distribution in ``names`` ("absent" if missing)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
-def provenance(root: str | os.PathLike[str] = ".") -> dict[str, Any]:
-    """Git commit (and whether the tree is dirty), package and library versions, date, host."""
-    from importlib.metadata import version
-
-    import numpy
-
-    root = Path(root)
-    status = _git(root, "status", "--porcelain")
-    return {
-        "git_commit": _git(root, "rev-parse", "HEAD"),
-        "git_dirty": status not in ("", "unknown"),
-        "sgdllm_version": version("sgdllm"),
-        "numpy_version": numpy.__version__,
-        "python_version": platform.python_version(),
-        "libraries": library_versions(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 FIGURE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sgdllm.plotting.style import figure_function
+from sgdllm.plotting.style import PALETTE, figure_function
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -26,11 +26,14 @@ __all__ = ["plot_against_training", "plot_tool_figure"]
 
 
 @figure_function
-def plot_tool_figure(result: PredictionResult) -> Figure:
+def plot_tool_figure(result: PredictionResult, *, max_starts: int = 4) -> Figure:
     """The figure ``sgdllm predict`` writes (``prediction.png``), for one prediction.
 
-    The drawing is :func:`sgdllm.studies.trajectories.draw_prediction`'s, the one the tool
-    itself uses, so that the book shows exactly what a reader's command writes.
+    For each coordinate, the logged runs against the step with the predicted mean +- one
+    standard deviation at every horizon from each of the first ``max_starts`` starts (top), and
+    the predicted laws at the last horizon (bottom). ``sgdllm predict`` saves this very figure
+    (:func:`sgdllm.studies.trajectories.predict_trajectory_file`), so the book shows exactly
+    what a reader's command writes.
 
     Parameters
     ----------
@@ -40,9 +43,37 @@ def plot_tool_figure(result: PredictionResult) -> Figure:
         (n_starts, n_horizons, d) and ``laws`` (d, n_starts, n_horizons, K) on ``grids``
         (d, K).
     """
-    from sgdllm.studies.trajectories import draw_prediction
+    import matplotlib.pyplot as plt
 
-    return draw_prediction(result)
+    d = result.grids.shape[0]
+    cols = min(d, 6)
+    fig, axes = plt.subplots(2, cols, figsize=(3.6 * cols, 5.6), squeeze=False)
+    names = result.summary["trajectory"].get("names") or [f"coordinate {i}" for i in range(d)]
+    shown = range(min(result.starts.shape[0], max_starts))
+    for i in range(cols):
+        top, bottom = axes[0, i], axes[1, i]
+        for run in result.trajectory[:, :, i]:
+            top.plot(run, color="0.6", lw=0.6)
+        for j in shown:
+            c = PALETTE[j % len(PALETTE)]
+            t = np.concatenate([[0], result.horizons])
+            m = np.concatenate([[result.starts[j, i]], result.means[j, :, i]])
+            s = np.concatenate([[0.0], result.stds[j, :, i]])
+            top.errorbar(
+                t, m, yerr=s, color=c, marker="o", ms=3, capsize=2, lw=1, label=f"start {j + 1}"
+            )
+            width = result.grids[i, 1] - result.grids[i, 0]
+            bottom.plot(result.grids[i], result.laws[i, j, -1] / width, color=c)
+        top.set(xscale="symlog", xlabel="step", title=str(names[i]))
+        bottom.set(
+            xlabel=str(names[i]),
+            ylabel="density",
+            title=f"predicted law at t = {int(result.horizons[-1])}",
+        )
+    axes[0, 0].set_ylabel("value (grey: logged runs)")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 @figure_function

@@ -50,6 +50,7 @@ from sgdllm.discretize import Scaler, check_digits, fit_scaler
 from sgdllm.impute import IMPUTE_METHODS, ImputeMethod
 from sgdllm.kernel import MAX_KERNEL_DIGITS, Kernel
 from sgdllm.outputs import check_output_dir
+from sgdllm.plotting.your_trajectories import plot_tool_figure
 from sgdllm.predict import coordinate_kernels, initial_law, laws_at
 
 __all__ = [
@@ -59,7 +60,6 @@ __all__ = [
     "OUTPUT_FILES",
     "START_MARGIN",
     "PredictionResult",
-    "draw_prediction",
     "load_trajectory",
     "parse_start",
     "predict_trajectory_file",
@@ -581,7 +581,7 @@ def predict_trajectory_file(
     second = np.einsum("ijhk,ik->jhi", laws_out, grids**2)
     stds = np.sqrt(np.maximum(second - means**2, 0.0))
 
-    from sgdllm.book.records import provenance
+    from sgdllm.provenance import provenance
 
     prov = provenance(Path.cwd())
     summary: dict[str, Any] = {
@@ -667,7 +667,7 @@ def _write_outputs(result: PredictionResult, out: Path) -> dict[str, Path]:
             json.dumps(result.summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
         )
         with book_style():
-            fig = draw_prediction(result)
+            fig = plot_tool_figure(result)
             fig.savefig(temps["png"], format="png")
             plt.close(fig)
         for kind, target in targets.items():
@@ -677,42 +677,3 @@ def _write_outputs(result: PredictionResult, out: Path) -> dict[str, Path]:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
     return targets
-
-
-def draw_prediction(result: PredictionResult, *, max_starts: int = 4) -> Any:
-    """Draw a prediction (never computes): for each coordinate, the logged runs against the
-    step with the predicted mean +- one standard deviation at every horizon from each start
-    (top), and the predicted laws at the last horizon (bottom). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    from sgdllm.plotting.style import PALETTE
-
-    d = result.grids.shape[0]
-    cols = min(d, 6)
-    fig, axes = plt.subplots(2, cols, figsize=(3.6 * cols, 5.6), squeeze=False)
-    names = result.summary["trajectory"].get("names") or [f"coordinate {i}" for i in range(d)]
-    shown = range(min(result.starts.shape[0], max_starts))
-    for i in range(cols):
-        top, bottom = axes[0, i], axes[1, i]
-        for run in result.trajectory[:, :, i]:
-            top.plot(run, color="0.6", lw=0.6)
-        for j in shown:
-            c = PALETTE[j % len(PALETTE)]
-            t = np.concatenate([[0], result.horizons])
-            m = np.concatenate([[result.starts[j, i]], result.means[j, :, i]])
-            s = np.concatenate([[0.0], result.stds[j, :, i]])
-            top.errorbar(
-                t, m, yerr=s, color=c, marker="o", ms=3, capsize=2, lw=1, label=f"start {j + 1}"
-            )
-            width = result.grids[i, 1] - result.grids[i, 0]
-            bottom.plot(result.grids[i], result.laws[i, j, -1] / width, color=c)
-        top.set(xscale="symlog", xlabel="step", title=str(names[i]))
-        bottom.set(
-            xlabel=str(names[i]),
-            ylabel="density",
-            title=f"predicted law at t = {int(result.horizons[-1])}",
-        )
-    axes[0, 0].set_ylabel("value (grey: logged runs)")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
