@@ -41,7 +41,7 @@ from sgdllm.kernel import Kernel
 from sgdllm.predict import dirac, propagate
 from sgdllm.sgd.problems import least_squares
 from sgdllm.sgd.runs import run_sgd
-from sgdllm.sgd.truth import ar1_kernel
+from sgdllm.truth import ar1_kernel
 
 K = 1000
 N_STARTS = 100

@@ -686,7 +686,7 @@ def filled_row_errors(
     kernel : Kernel
         The sparse kernel, with at least one defined row.
     truth : Kernel or ndarray, shape (K, K)
-        The true kernel on the same grid (e.g. :func:`sgdllm.sgd.truth.sgd_coordinate_kernel`).
+        The true kernel on the same grid (e.g. :func:`sgdllm.truth.sgd_coordinate_kernel`).
     rules : sequence of str
         Names from :data:`IMPUTE_METHODS` and :data:`BASELINE_RULES`.
     metric : {"w1", "tv", "bhattacharyya", "kl"}

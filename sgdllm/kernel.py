@@ -818,10 +818,10 @@ def ar1_fit_kernel(
 
     ``(a, b)`` minimizing the squared residuals and ``sigma^2`` their mean square (the
     maximum-likelihood estimate of the Gaussian model). The kernel is that Gaussian transition
-    binned on the grid, :func:`sgdllm.sgd.truth.gaussian_kernel` (mass beyond the grid on the edge
+    binned on the grid, :func:`sgdllm.truth.gaussian_kernel` (mass beyond the grid on the edge
     states). The fit is done in state units: an affine rescaling of the values gives the same
     kernel. For SGD on a quadratic with Gaussian gradient noise this model is exact
-    (:func:`sgdllm.sgd.truth.ar1_kernel`); for finite sums its noise is a mixture, which the model
+    (:func:`sgdllm.truth.ar1_kernel`); for finite sums its noise is a mixture, which the model
     replaces by a Gaussian with the same variance.
 
     Every row is defined (the model extrapolates), so the kernel needs no imputation.
@@ -844,7 +844,7 @@ def ar1_fit_kernel(
         ``visited`` and ``counts`` are the empirical ones, as for :func:`count_kernel`;
         ``method`` is ``"ar1(a=..,b=..,sigma=..)"``.
     """
-    from sgdllm.sgd.truth import gaussian_kernel  # truth imports discretize only; no cycle
+    from sgdllm.truth import gaussian_kernel  # truth imports discretize only; no cycle
 
     digits = _check_kernel_digits(digits)
     _check_scaler(scaler, digits)

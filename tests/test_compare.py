@@ -12,7 +12,6 @@ from sgdllm.kernel import ar1_fit_kernel, count_kernel, one_hot_laws
 from sgdllm.metrics import tv
 from sgdllm.sgd.problems import least_squares
 from sgdllm.sgd.runs import least_squares_stationary_covariance
-from sgdllm.sgd.truth import ar1_kernel, sgd_coordinate_kernel
 from sgdllm.studies.compare import (
     ESTIMATORS,
     LadderLaws,
@@ -32,6 +31,7 @@ from sgdllm.studies.compare import (
     time_network_sgd,
     time_prediction_and_sgd,
 )
+from sgdllm.truth import ar1_kernel, sgd_coordinate_kernel
 
 
 def _ar1_states(n, phi=0.8, mu=50.0, sigma=3.0, seed=0):

@@ -20,7 +20,7 @@ from sgdllm.kernel import (
     transition_counts,
 )
 from sgdllm.metrics import row_distance, stationary_law
-from sgdllm.sgd.truth import ar1_kernel
+from sgdllm.truth import ar1_kernel
 
 
 def ar1_path(n: int, phi: float = 0.9, sigma: float = 1.0, seed: int = 0) -> np.ndarray:

@@ -22,7 +22,7 @@ from sgdllm.metrics import (
     tv,
     w1,
 )
-from sgdllm.sgd.truth import random_chain, two_state_chain
+from sgdllm.truth import random_chain, two_state_chain
 
 weights = st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6).filter(lambda w: sum(w) > 1e-3)
 

@@ -24,7 +24,7 @@ from sgdllm.predict import (
 )
 from sgdllm.sgd.problems import least_squares
 from sgdllm.sgd.runs import run_sgd
-from sgdllm.sgd.truth import random_chain, two_state_chain
+from sgdllm.truth import random_chain, two_state_chain
 
 
 def as_kernel(matrix: np.ndarray, scaler: Scaler | None = None) -> Kernel:

@@ -19,7 +19,7 @@ from sgdllm.lm.processes import (
     serialize_process,
 )
 from sgdllm.metrics import tv
-from sgdllm.sgd.truth import monte_carlo_kernel
+from sgdllm.truth import monte_carlo_kernel
 
 
 @pytest.mark.parametrize("family", sorted(ALL_FAMILIES))

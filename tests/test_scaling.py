@@ -10,7 +10,6 @@ import pytest
 from sgdllm.discretize import Scaler
 from sgdllm.kernel import count_kernel, cv_bandwidth
 from sgdllm.metrics import bhattacharyya, spectral_gap, stationary_law
-from sgdllm.sgd.truth import random_chain, two_state_chain
 from sgdllm.studies.scaling import (
     ESTIMATORS,
     chain_kernel,
@@ -27,6 +26,7 @@ from sgdllm.studies.scaling import (
     stay_probability,
     stays_below_from,
 )
+from sgdllm.truth import random_chain, two_state_chain
 
 # ----------------------------------------------------------------------------- chains
 

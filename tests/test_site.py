@@ -170,7 +170,7 @@ DOCUMENTED = {
     "sgdllm.lm.adapters.DigitAdapter",
     "sgdllm.kernel.count_kernel",
     "sgdllm.kernel.Kernel.matrix",
-    "sgdllm.sgd.truth.Kernel.matrix",  # a made-up twin: "Kernel.matrix" becomes ambiguous
+    "sgdllm.truth.Kernel.matrix",  # a made-up twin: "Kernel.matrix" becomes ambiguous
 }
 
 
@@ -178,8 +178,8 @@ DOCUMENTED = {
     ("target", "module", "cls", "expected"),
     [
         # a class imported by the module, written without its module
-        ("Scaler.to_states", "sgdllm.sgd.truth", None, "sgdllm.discretize.Scaler.to_states"),
-        ("~sgdllm.discretize.Scaler", "sgdllm.sgd.truth", None, "sgdllm.discretize.Scaler"),
+        ("Scaler.to_states", "sgdllm.truth", None, "sgdllm.discretize.Scaler.to_states"),
+        ("~sgdllm.discretize.Scaler", "sgdllm.truth", None, "sgdllm.discretize.Scaler"),
         # a re-exported function, mapped to where it is defined
         ("sgdllm.lm.load_model", "sgdllm.lm.hierarchy", None, "sgdllm.lm.load.load_model"),
         ("sgdllm.count_kernel", "sgdllm.predict", None, "sgdllm.kernel.count_kernel"),
@@ -188,7 +188,7 @@ DOCUMENTED = {
         # a unique suffix, not importable from the module that writes it
         ("to_states", "sgdllm.metrics", None, "sgdllm.discretize.Scaler.to_states"),
         # broken: a typo, an ambiguous suffix, another library, prose
-        ("Scaler.to_statez", "sgdllm.sgd.truth", None, None),
+        ("Scaler.to_statez", "sgdllm.truth", None, None),
         ("Kernel.matrix", "sgdllm.metrics", None, None),
         ("numpy.ndarray", "sgdllm.kernel", None, None),
         ("array of shape", "sgdllm.kernel", None, None),

@@ -1,4 +1,4 @@
-"""Tests of the ground-truth kernels (sgdllm.sgd.truth)."""
+"""Tests of the ground-truth kernels (sgdllm.truth)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from sgdllm.discretize import Scaler
 from sgdllm.metrics import tv
-from sgdllm.sgd.truth import (
+from sgdllm.truth import (
     ar1_kernel,
     gaussian_kernel,
     monte_carlo_kernel,

@@ -14,7 +14,7 @@ that static configuration cannot:
   code through a CDN) is off in this book; its scripts, which sphinx-thebe adds to every page
   regardless (one of them twice, a JavaScript error), are removed.
 * **Short references in docstrings resolve as a reader reads them.** Docstrings write
-  ``:meth:`Scaler.to_states``` in :mod:`sgdllm.sgd.truth`, ``:func:`sgdllm.lm.load_model``` for a
+  ``:meth:`Scaler.to_states``` in :mod:`sgdllm.truth`, ``:func:`sgdllm.lm.load_model``` for a
   re-exported function, or ``:meth:`encode``` for a method inherited from a base class; Sphinx
   finds none of these. :func:`resolve_short_reference` resolves them to the one documented
   ``sgdllm`` object they name (through Python's own imports, then a unique suffix match). A
@@ -278,7 +278,7 @@ def resolve_short_reference(
 
     Returns ``None`` when nothing, or more than one object, matches: the reference stays broken.
 
-    >>> resolve_short_reference("Scaler.to_states", "sgdllm.sgd.truth", None,
+    >>> resolve_short_reference("Scaler.to_states", "sgdllm.truth", None,
     ...                         {"sgdllm.discretize.Scaler.to_states"})
     'sgdllm.discretize.Scaler.to_states'
     """

@@ -13,7 +13,7 @@ Every family is a class whose constructor draws random parameters from a seeded
 * ``step(x, rng)`` -- one vectorized transition ``x -> x'`` (each entry independently);
 * ``sample(T, rng)`` -- a series of ``T`` values (start and transient included);
 * ``kernel(scaler)`` -- the exact law of the next state given the current one, binned on the
-  grid of a :class:`~sgdllm.discretize.Scaler` the way :mod:`sgdllm.sgd.truth` bins it: row ``s``
+  grid of a :class:`~sgdllm.discretize.Scaler` the way :mod:`sgdllm.truth` bins it: row ``s``
   is the law of the next value from the bin centre ``x_s``, integrated over the bins, with the
   mass beyond the grid on the edge states.
 
@@ -59,7 +59,7 @@ from scipy import stats
 from scipy.signal import lfilter
 
 from sgdllm.discretize import Scaler, discretize
-from sgdllm.sgd.truth import gaussian_kernel
+from sgdllm.truth import gaussian_kernel
 
 __all__ = [
     "ALL_FAMILIES",

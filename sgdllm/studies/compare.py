@@ -3,7 +3,7 @@
 Chapter: *Side by side, and uncertainty* (notebooks/side_by_side.md).
 
 On a one-dimensional SGD chain, whose exact binned kernel is known
-(:func:`sgdllm.sgd.truth.sgd_coordinate_kernel`), :func:`compare_estimators` estimates the kernel
+(:func:`sgdllm.truth.sgd_coordinate_kernel`), :func:`compare_estimators` estimates the kernel
 from a training run with every estimator of the package -- the language model's next-state
 laws (:func:`sgdllm.kernel.kernel_from_laws`), raw transition counts, Laplace smoothing,
 Gaussian-smoothed counts with the rule-of-thumb and the cross-validated bandwidth
@@ -214,7 +214,7 @@ def compare_estimators(
     scaler : Scaler
         The fixed grid of every kernel (and of ``truth``).
     truth : ndarray, shape (K, K)
-        Exact binned kernel (e.g. :func:`sgdllm.sgd.truth.sgd_coordinate_kernel`).
+        Exact binned kernel (e.g. :func:`sgdllm.truth.sgd_coordinate_kernel`).
     train_starts : array_like, shape (n_seeds,)
         Start of each training run (one per seed).
     context_lengths : sequence of int

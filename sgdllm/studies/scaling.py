@@ -85,7 +85,7 @@ def _check_matrix(matrix: ArrayLike) -> NDArray[np.float64]:
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
         raise ValueError(
             f"matrix must be a square n x n transition matrix with n >= 2, got shape {m.shape}; "
-            f"e.g. sgdllm.sgd.truth.two_state_chain(a, b)"
+            f"e.g. sgdllm.truth.two_state_chain(a, b)"
         )
     if not np.all(np.isfinite(m)) or (m < 0).any():
         raise ValueError("matrix must be finite and non-negative")
@@ -202,7 +202,7 @@ def chain_series(
     Parameters
     ----------
     matrix : array_like, shape (n, n)
-        Transition matrix (e.g. :func:`sgdllm.sgd.truth.two_state_chain`).
+        Transition matrix (e.g. :func:`sgdllm.truth.two_state_chain`).
     n_steps : int
         Length ``T`` of the series (at least 2).
     digits : int
