@@ -446,9 +446,9 @@ class RampProbe:
     ----------
     laws : ndarray, shape (T, 10**digits)
         The model's law of every next value of the ramp.
-    reads : dict of str to ndarray of shape (10,)
-        ``"35 → 36"``: the law of the last digit of the next value given its other digits,
-        at each step read.
+    reads : dict of str to ndarray
+        ``"35 → 36"``: the law of the last digit of the next value given its other digits
+        (10 entries), at each step read.
     right : list of float
         The mass of the right last digit at each step.
     near : list of float

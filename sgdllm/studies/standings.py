@@ -2,10 +2,9 @@
 embedded specialist, on the same series.
 
 Chapters: *The embedded language model* (the model card's evaluation read by every model of the
-ladder: :func:`ladder_standing`, :func:`ladder_sentences`, :func:`ladder_verdict`) and
-*Extracting transition probabilities* (two SGD series: :func:`spike_statistics`,
-:func:`histogram_statistics`, :func:`ladder_table`, :func:`fit_repairs`,
-:func:`repair_verdict`).
+ladder: :func:`ladder_standing`) and *Extracting transition probabilities* (two SGD series:
+:func:`spike_statistics`, :func:`histogram_statistics`, :func:`ladder_table`,
+:func:`fit_repairs`, :func:`repair_verdict`).
 
 Every model reads the same series (:func:`sgdllm.lm.ladder.ladder_laws`); its laws ``q_t`` of
 the next state are compared with the true rows ``p_t`` by the Bhattacharyya distance
@@ -36,10 +35,8 @@ __all__ = [
     "LadderStanding",
     "fit_repairs",
     "histogram_statistics",
-    "ladder_sentences",
     "ladder_standing",
     "ladder_table",
-    "ladder_verdict",
     "repair_verdict",
     "spike_statistics",
 ]
@@ -92,7 +89,7 @@ class LadderStanding:
 
     @property
     def n_cells(self) -> int:
-        """Cells of the evaluation: families times context lengths."""
+        """The number of cells of the evaluation, families times context lengths."""
         return len(self.families) * len(self.contexts)
 
     def records(self) -> dict[str, Any]:
@@ -165,65 +162,6 @@ def ladder_standing(
                 "ladder_n_beats_embedded_longest": int(np.sum(ratio < 1)),
             }
     return LadderStanding(ns, families, curves, numbers, reference)
-
-
-def ladder_sentences(standing: LadderStanding, titles: Mapping[str, str]) -> str:
-    """One sentence per model of the ladder, from its numbers (no number typed).
-
-    How often each model beats add-one counts and cross-validated smoothing and, for a model
-    other than the reference, its distance relative to the reference's, per family and as a
-    geometric mean. ``titles`` names the models; the reference is "The embedded model".
-    """
-    from sgdllm.book.prose import number, words
-
-    n_fam, n_values = len(standing.families), standing.contexts[-1]
-    sentences = []
-    for m, d in standing.models.items():
-        title = "The embedded model" if m == standing.reference else titles[m]
-        parts = [
-            f"{title} is closer to the truth than add-one counts in "
-            f"{number(d['ladder_n_beats_laplace'])} of {number(standing.n_cells)} cells, and "
-            f"than cross-validated smoothing on {number(d['ladder_n_beats_cv_longest'])} of "
-            f"{number(n_fam)} families at {number(n_values)} values"
-        ]
-        if "ladder_over_embedded_gmean" in d:
-            ratios = words([number(v, 2) for v in d["ladder_over_embedded_longest"]])
-            parts.append(
-                f"its distance there is {number(d['ladder_over_embedded_gmean'], 2)} times the "
-                f"embedded model's (geometric mean over the families; {ratios} on "
-                f"{words(standing.families)}), smaller on "
-                f"{number(d['ladder_n_beats_embedded_longest'])} of {number(n_fam)}"
-            )
-        sentences.append("; ".join(parts) + ".")
-    return " ".join(sentences)
-
-
-def ladder_verdict(standing: LadderStanding, titles: Mapping[str, str]) -> str:
-    """The text-pretrained models against the specialist and cross-validated smoothing.
-
-    One clause per model other than the reference: whether it reads the series "less well
-    than" (geometric mean of its distance over the reference's above 1) or "at least as well
-    as" the embedded specialist, and how many families it beats cross-validated smoothing on.
-    Without the reference or another model, says that only one kind of model was evaluated.
-    """
-    from sgdllm.book.prose import number
-
-    others = [m for m in standing.models if m != standing.reference]
-    if not others or standing.reference not in standing.models:
-        return "Only one kind of model was evaluated in this run."
-    clauses = []
-    for m in others:
-        d = standing.models[m]
-        than = "less well than" if d["ladder_over_embedded_gmean"] > 1 else "at least as well as"
-        k = d["ladder_n_beats_cv_longest"]
-        cv = (
-            "loses to cross-validated smoothing on every family"
-            if k == 0
-            else f"beats cross-validated smoothing on {number(k)} of "
-            f"{number(len(standing.families))} families"
-        )
-        clauses.append(f"{titles[m]} reads these series {than} the embedded specialist and {cv}")
-    return "; ".join(clauses) + f", at {number(standing.contexts[-1])} values."
 
 
 # ----------------------------------------------------------------------------- two SGD series
