@@ -218,3 +218,183 @@ def test_a_family_scores_the_same_series_in_any_subset() -> None:
     alone = evaluate(_oracle_stub, families=("student_t_ar",), **kw)
     after = evaluate(_oracle_stub, families=("ar1", "student_t_ar"), **kw)
     assert alone["results"]["2"]["student_t_ar"] == after["results"]["2"]["student_t_ar"]
+
+
+# ----------------------------------------------------------------------------- chapter summaries
+
+
+def test_probe_scores_read_the_last_digit_and_the_far_mass() -> None:
+    from sgdllm.lm.evaluate import probe_scores
+
+    laws, truth = np.zeros((2, 100)), np.zeros((2, 100))
+    laws[0, 40:50] = 0.1  # blocks of ten states: its last digit says nothing
+    truth[0, 47] = 1.0
+    laws[1, 60] = truth[1, 60] = 1.0
+    scores = probe_scores(laws, truth, np.array([47, 60]), 2)
+    assert scores["bd"] == pytest.approx(np.log(10) / 4)  # (-log sqrt(0.1) + 0) / 2
+    assert scores["last_digit_tv_model"] == pytest.approx(0.45)  # (0 + 0.9) / 2
+    assert scores["last_digit_tv_truth"] == pytest.approx(0.9)
+    assert scores["far_mass_model"] == pytest.approx(0.1)  # states 40 and 41, row 0
+    assert scores["far_mass_truth"] == 0.0
+    with pytest.raises(ValueError, match="one current state per row"):
+        probe_scores(laws, truth, np.array([47]), 2)
+
+
+def test_ar1_probe_reads_the_cards_series() -> None:
+    from sgdllm.lm.evaluate import ar1_probe, probe_scores
+
+    read = []
+
+    def uniform(states: np.ndarray, digits: int) -> np.ndarray:
+        read.append(states)
+        return _oracle_stub(states, digits)
+
+    probe = ar1_probe(uniform, [2024, 0, 2, 1], 40, 2, 10)
+    rng = np.random.default_rng([2024, 0, 2, 1])  # series 1 of the card's ar1 family
+    proc = make_process("ar1", rng)
+    _, states, scaler = serialize_process(proc, 41, 2, rng)
+    assert probe.phi == proc.phi and np.array_equal(probe.states, states)
+    assert len(read) == 1 and np.array_equal(read[0], states[:-1])
+    np.testing.assert_array_equal(probe.truth, proc.kernel(scaler)[states[:-1]])
+    assert probe.steps.tolist() == list(range(30, 40))
+    assert probe.scores == probe_scores(probe.laws[30:], probe.truth[30:], states[30:40], 2)
+    assert probe.scores["last_digit_tv_model"] == pytest.approx(0.0, abs=1e-12)  # flat law
+    with pytest.raises(ValueError, match="late <= n_values"):
+        ar1_probe(uniform, 0, 40, 2, 41)
+
+
+def test_ramp_probe_reads_the_last_digit_across_a_carry() -> None:
+    from sgdllm.lm.evaluate import ramp_probe
+
+    def stay_or_move(states: np.ndarray, digits: int) -> np.ndarray:
+        """Half the mass on the current value, half on the next one."""
+        laws = np.zeros((len(states), 10**digits))
+        laws[np.arange(len(states)), states] += 0.5
+        laws[np.arange(len(states)), states + 1] += 0.5
+        return laws
+
+    ramp = np.arange(15, 86)
+    probe = ramp_probe(stay_or_move, ramp, [20, 34], 2)
+    assert list(probe.reads) == ["35 → 36", "49 → 50"]
+    np.testing.assert_allclose(probe.reads["35 → 36"], np.eye(10)[5] / 2 + np.eye(10)[6] / 2)
+    # across the carry, given the first digit 5, all the mass is on 0: the right digit
+    np.testing.assert_allclose(probe.reads["49 → 50"], np.eye(10)[0])
+    assert probe.right == [0.5, 1.0] and probe.near == [1.0, 1.0] and probe.modes == [5, 0]
+    assert probe.laws.shape == (71, 100)
+    with pytest.raises(ValueError, match=r"steps must lie in 0\.\.69"):
+        ramp_probe(stay_or_move, ramp, [70], 2)
+
+
+class _TinyCausalLM(torch.nn.Module):
+    """A stand-in with the attributes model_facts reads: parameters, config and class name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(2, 3)  # 9 parameters
+        self.config = type(
+            "Config", (), {"num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 4}
+        )()
+
+
+def test_model_facts_read_the_recipe_and_the_training_log(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from sgdllm.lm.evaluate import model_facts
+
+    lm = SimpleNamespace(model=_TinyCausalLM(), max_positions=128)
+    bare = model_facts(lm, tmp_path)
+    assert bare.numbers == {"trained_here": 0, "n_parameters": 9, "architecture": "_TinyCausalLM"}
+    assert bare.curves is None and bare.markdown.startswith(f"`{tmp_path}` was not trained")
+    info = {
+        "recipe": {"p_three_digits": 0.25},
+        "wall_s": 5400.0,
+        "tokens": 81_400_000,
+        "steps": 12_345,
+        "threads": 2,
+        "train_families": {"ar1": 0.5, "langevin": 0.5},
+    }
+    (tmp_path / "training.json").write_text(json.dumps(info))
+    log = [
+        {"tokens": 1000, "loss_ema": 2.0},
+        {"tokens": 1000, "val_loss_2d": 1.5, "val_loss_3d": 1.7},
+        {"tokens": 2000, "val_loss_2d": 1.1, "val_loss_3d": 1.2},
+    ]
+    (tmp_path / "train_log.jsonl").write_text("\n".join(json.dumps(r) for r in log))
+    facts = model_facts(lm, tmp_path)
+    assert facts.numbers == {
+        "trained_here": 1,
+        "n_parameters": 9,
+        "architecture": "_TinyCausalLM",
+        "train_minutes": 90.0,
+        "train_tokens_m": 81.4,
+        "train_steps": 12_345,
+        "val_loss_2d_first": 1.5,
+        "val_loss_2d_last": 1.1,
+        "val_loss_3d_last": 1.2,
+    }
+    assert facts.curves["val_loss_2d"].tolist() == [1.5, 1.1]
+    assert "| layers, width, heads | 2, 8, 4 |" in facts.markdown
+    assert "| training | 12,345 steps, 81.4M tokens, 90 minutes on 2 CPU threads |" in (
+        facts.markdown
+    )
+    assert "| data | `ar1` 50%, `langevin` 50%; 75% of batches at 2 digits |" in facts.markdown
+
+
+def _report(bd: dict[str, dict[int, dict[str, float]]], n_series: int = 2, seed: int = 1) -> dict:
+    """A report of evaluate's shape at 2 digits from mean distances (standard errors 0.01)."""
+    results = {
+        fam: {str(n): {e: {"bd": v, "bd_se": 0.01} for e, v in row.items()} for n, row in c.items()}
+        for fam, c in bd.items()
+    }
+    return {"families": list(bd), "n_series": n_series, "seed": seed, "results": {"2": results}}
+
+
+def _row(model: float, laplace: float, rule: float, cv: float) -> dict[str, float]:
+    return {"model": model, "laplace": laplace, "rule": rule, "cv": cv}
+
+
+REPORT = {
+    "ar1": {10: _row(0.3, 0.9, 0.4, 0.5), 100: _row(0.05, 0.6, 0.2, 0.1)},
+    "skew_ar": {10: _row(0.5, 0.9, 0.4, 0.45), 100: _row(0.2, 0.7, 0.25, 0.1)},
+}
+
+
+def test_card_agreement_compares_the_same_series(tmp_path: Path) -> None:
+    from sgdllm.lm.evaluate import card_agreement
+
+    report, card = _report(REPORT), tmp_path / "evaluation.json"
+    assert card_agreement(report, card) == {"card_comparable": 0}  # no card
+    card.write_text(json.dumps(report))
+    assert card_agreement(report, card) == {"card_comparable": 1, "card_max_abs_diff": 0.0}
+    moved = _report({**REPORT, "ar1": {**REPORT["ar1"], 10: _row(0.3, 0.9, 0.4, 0.52)}})
+    card.write_text(json.dumps(moved))
+    agreement = card_agreement(report, card)
+    assert agreement["card_max_abs_diff"] == pytest.approx(0.02)
+    card.write_text(json.dumps(_report(REPORT, seed=2)))
+    assert card_agreement(report, card) == {"card_comparable": 0}  # other series
+
+
+def test_longest_context_and_standings_read_the_report() -> None:
+    from sgdllm.lm.evaluate import longest_context, standings_text
+
+    summary = longest_context(_report(REPORT))
+    assert summary == {
+        "families_used": ["ar1", "skew_ar"],
+        "bd_ar1": [0.3, 0.05],
+        "bd_cv_ar1": [0.5, 0.1],
+        "bd_skew_ar": [0.5, 0.2],
+        "bd_cv_skew_ar": [0.45, 0.1],
+        "model_over_cv_longest": [0.5, 2.0],
+        "model_over_rule_longest": [0.25, 0.8],
+        "contexts": [10, 100],
+        "beats_cv_longest": ["ar1"],
+        "n_beats_cv_longest": 1,
+        "n_families": 2,
+    }
+    assert standings_text(_report(REPORT)) == (
+        "At the longest context, 100 values:\n\n"
+        "- `ar1`: 0.050 against 0.100 for cross-validated smoothing (better than it, ratio "
+        "0.50) and 0.200 for the rule of thumb\n"
+        "- `skew_ar`: 0.200 against 0.100 for cross-validated smoothing (behind it, ratio "
+        "2.00) and 0.250 for the rule of thumb"
+    )

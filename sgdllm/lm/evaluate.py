@@ -41,7 +41,9 @@ import os
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,17 +56,27 @@ __all__ = [
     "CONTEXTS",
     "ESTIMATORS",
     "EVAL_FAMILIES",
+    "Ar1Probe",
+    "ModelFacts",
+    "RampProbe",
+    "ar1_probe",
+    "card_agreement",
     "default_model_dir",
     "estimator_rows",
     "evaluate",
     "family_id",
     "last_digit_law",
     "learning_curve",
+    "longest_context",
     "main",
     "markdown_table",
     "model_card",
+    "model_facts",
     "model_laws_fn",
+    "probe_scores",
+    "ramp_probe",
     "shortcomings",
+    "standings_text",
     "status_line",
     "targets",
 ]
@@ -312,6 +324,180 @@ def last_digit_law(law: NDArray[np.float64], leading: int, digits: int) -> NDArr
     return block / block.sum()
 
 
+# ----------------------------------------------------------------------------- digit probes
+
+
+def probe_scores(
+    laws: NDArray[np.float64],
+    truth: NDArray[np.float64],
+    current: NDArray[np.int64],
+    digits: int,
+    far: int = 5,
+) -> dict[str, float]:
+    """How a model's laws of a series compare with the true rows, and what their digits say.
+
+    For rows ``t`` (``laws[t]`` and ``truth[t]``: laws of the state after ``current[t]``), the
+    means over rows of
+
+    * ``bd``: the Bhattacharyya distance ``-log sum_s sqrt(truth[t, s] laws[t, s])``;
+    * ``last_digit_tv_model``, ``last_digit_tv_truth``: the total variation between a law and
+      the same law with every digit after the first made uniform within its first digit
+      (:func:`sgdllm.lm.hierarchy.coarsen_laws` at depth 1): 0 for laws that come in blocks
+      of ten states, large when the last digit carries information;
+    * ``far_mass_model``, ``far_mass_truth``: the mass on states more than ``far`` states from
+      ``current[t]``.
+
+    Chapter: *The embedded language model* (its AR(1) probe, :func:`ar1_probe`).
+
+    Parameters
+    ----------
+    laws, truth : ndarray, shape (T, 10**digits)
+    current : ndarray of int, shape (T,)
+        The state each row is read after.
+    digits : int
+    far : int
+        Distance in states beyond which mass counts as far.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    from sgdllm.lm.hierarchy import coarsen_laws
+
+    if laws.shape != truth.shape or laws.ndim != 2 or len(current) != len(laws):
+        raise ValueError(
+            f"pass laws and truth of one shape (T, K) and one current state per row; got "
+            f"{laws.shape}, {truth.shape} and {len(current)} states"
+        )
+    far_away = np.abs(np.arange(10**digits)[None, :] - current[:, None]) > far
+    return {
+        "bd": float(np.mean(bhattacharyya(truth, laws))),
+        "last_digit_tv_model": float(np.mean(tv(laws, coarsen_laws(laws, digits, 1)))),
+        "last_digit_tv_truth": float(np.mean(tv(truth, coarsen_laws(truth, digits, 1)))),
+        "far_mass_model": float((laws * far_away).sum(axis=1).mean()),
+        "far_mass_truth": float((truth * far_away).sum(axis=1).mean()),
+    }
+
+
+@dataclass(frozen=True)
+class Ar1Probe:
+    """An AR(1) series read in context, and its scores (:func:`ar1_probe`).
+
+    Attributes
+    ----------
+    phi : float
+        The AR coefficient of the process drawn.
+    states : ndarray of int, shape (T + 1,)
+    laws, truth : ndarray, shape (T, 10**digits)
+        Row ``t``: the model's law of ``states[t + 1]`` and the exact kernel row of
+        ``states[t]``.
+    steps : ndarray of int, shape (late,)
+        The rows scored, the last ``late``.
+    scores : dict of str to float
+        :func:`probe_scores` on those rows.
+    """
+
+    phi: float
+    states: NDArray[np.int64]
+    laws: NDArray[np.float64]
+    truth: NDArray[np.float64]
+    steps: NDArray[np.int64]
+    scores: dict[str, float]
+
+
+def ar1_probe(
+    laws_fn: LawsFn, seed: int | Sequence[int], n_values: int, digits: int, late: int
+) -> Ar1Probe:
+    """Read an AR(1) series of the evaluation's ``ar1`` family and score its last laws.
+
+    The process and its ``n_values + 1`` values are drawn from ``default_rng(seed)`` as
+    :func:`evaluate` draws its series (``seed=[2024, family_id("ar1"), digits, i]`` is series
+    ``i`` of the model card), serialized with the whole-series scaler; ``laws_fn`` reads the
+    laws of values ``1..n_values`` and :func:`probe_scores` scores the last ``late`` of them
+    against the exact kernel rows. Chapter: *The embedded language model*.
+
+    Parameters
+    ----------
+    laws_fn : callable ``(states (T,), digits) -> (T, K)``
+    seed : int or sequence of int
+    n_values : int
+        Laws read (the series has one value more).
+    digits : int
+    late : int
+        ``1 <= late <= n_values``.
+    """
+    if not 1 <= late <= n_values:
+        raise ValueError(f"need 1 <= late <= n_values, got late={late}, n_values={n_values}")
+    rng = np.random.default_rng(seed)
+    proc = make_process("ar1", rng)
+    _, states, scaler = serialize_process(proc, n_values + 1, digits, rng)
+    laws = laws_fn(states[:-1], digits)
+    truth = proc.kernel(scaler)[states[:-1]]
+    steps = np.arange(n_values - late, n_values)
+    scores = probe_scores(laws[steps], truth[steps], states[steps], digits)
+    return Ar1Probe(proc.phi, states, laws, truth, steps, scores)
+
+
+@dataclass(frozen=True)
+class RampProbe:
+    """A deterministic ramp read in context (:func:`ramp_probe`).
+
+    Attributes
+    ----------
+    laws : ndarray, shape (T, 10**digits)
+        The model's law of every next value of the ramp.
+    reads : dict of str to ndarray
+        ``"35 → 36"``: the law of the last digit of the next value given its other digits
+        (10 entries), at each step read.
+    right : list of float
+        The mass of the right last digit at each step.
+    near : list of float
+        The mass within one digit of it.
+    modes : list of int
+        The most likely last digit.
+    """
+
+    laws: NDArray[np.float64]
+    reads: dict[str, NDArray[np.float64]]
+    right: list[float]
+    near: list[float]
+    modes: list[int]
+
+
+def ramp_probe(
+    laws_fn: LawsFn, values: NDArray[np.int64], steps: Sequence[int], digits: int
+) -> RampProbe:
+    """How a model shifts the last digit of a deterministic ramp ``v, v + 1, v + 2, ...``.
+
+    ``laws_fn`` reads the ramp; at each step ``t`` of ``steps``, :func:`last_digit_law` gives
+    the law of the last digit of ``values[t + 1]`` given its other digits (``values[t + 1] //
+    10``), whose truth is a point mass on ``values[t + 1] % 10``. Chapter: *The embedded
+    language model*.
+
+    Parameters
+    ----------
+    laws_fn : callable ``(states (T,), digits) -> (T, K)``
+    values : ndarray of int, shape (T,)
+        The ramp, in states.
+    steps : sequence of int
+        Steps read, each ``< T - 1``.
+    digits : int
+    """
+    ramp = np.asarray(values)
+    if any(not 0 <= t < len(ramp) - 1 for t in steps):
+        raise ValueError(f"steps must lie in 0..{len(ramp) - 2} (each reads the next value)")
+    laws = laws_fn(ramp, digits)
+    last = [last_digit_law(laws[t], ramp[t + 1] // 10, digits) for t in steps]
+    right = [ramp[t + 1] % 10 for t in steps]
+    return RampProbe(
+        laws=laws,
+        reads={f"{ramp[t]} → {ramp[t + 1]}": p for t, p in zip(steps, last, strict=True)},
+        right=[float(p[d]) for p, d in zip(last, right, strict=True)],
+        near=[float(p[max(d - 1, 0) : d + 2].sum()) for p, d in zip(last, right, strict=True)],
+        modes=[int(np.argmax(p)) for p in last],
+    )
+
+
 def targets(report: dict, tol: float = 0.0) -> dict[str, bool]:
     """The model card's targets, checked on mean Bhattacharyya distances.
 
@@ -444,6 +630,169 @@ def status_line(report: dict) -> str:
         f"shortfall."
     )
     return textwrap.fill(text, width=96, initial_indent="> ", subsequent_indent="> ")
+
+
+# ----------------------------------------------------------------------------- chapter summaries
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the chapter *The embedded language model* shows of a model before reading with it.
+
+    Attributes
+    ----------
+    numbers : dict
+        ``trained_here`` (1 when the model's directory holds the recipe and the training log
+        that ``sgdllm pretrain`` writes, else 0), ``n_parameters`` and ``architecture`` (the
+        class name); when trained here also ``train_minutes``, ``train_tokens_m`` (millions),
+        ``train_steps``, and the validation loss per token at 2 digits first and last
+        (``val_loss_2d_first``, ``val_loss_2d_last``) and at 3 digits last
+        (``val_loss_3d_last``).
+    markdown : str
+        A two-column table (class, size, context, training budget, data mixture) when trained
+        here, else a sentence saying there is no recipe to show.
+    curves : dict of ndarray or None
+        :func:`sgdllm.lm.pretrain.training_curves` when trained here.
+    """
+
+    numbers: dict[str, Any]
+    markdown: str
+    curves: dict[str, NDArray[np.float64]] | None
+
+
+def model_facts(lm: Any, model_dir: str | Path) -> ModelFacts:
+    """Size, architecture and training record of a loaded model.
+
+    Parameters
+    ----------
+    lm : LanguageModel
+        From :func:`sgdllm.lm.load_model` (its ``model`` and ``max_positions`` are read).
+    model_dir : str or Path
+        Where the model was loaded from; ``training.json`` and ``train_log.jsonl`` there are
+        its recipe and training log when ``sgdllm pretrain`` wrote it.
+    """
+    model_dir = Path(model_dir)
+    trained_here = (model_dir / "training.json").is_file() and (
+        model_dir / "train_log.jsonl"
+    ).is_file()
+    n_parameters = sum(p.numel() for p in lm.model.parameters())
+    numbers: dict[str, Any] = {
+        "trained_here": int(trained_here),
+        "n_parameters": n_parameters,
+        "architecture": type(lm.model).__name__,
+    }
+    if not trained_here:
+        sentence = (
+            f"`{model_dir}` was not trained by `sgdllm pretrain`: it has no recipe or training "
+            "log to show here; the probes and the evaluation below still apply."
+        )
+        return ModelFacts(numbers, sentence, None)
+    from sgdllm.lm.pretrain import training_curves
+
+    info = json.loads((model_dir / "training.json").read_text())
+    recipe, cfg = info["recipe"], lm.model.config
+    curves = training_curves(model_dir)
+    numbers |= {
+        "train_minutes": info["wall_s"] / 60,
+        "train_tokens_m": info["tokens"] / 1e6,
+        "train_steps": info["steps"],
+        "val_loss_2d_first": curves["val_loss_2d"][0],
+        "val_loss_2d_last": curves["val_loss_2d"][-1],
+        "val_loss_3d_last": curves["val_loss_3d"][-1],
+    }
+    mixture = ", ".join(f"`{k}` {v:.0%}" for k, v in info["train_families"].items())
+    table = (
+        f"| | |\n|---|---|\n"
+        f"| class | `{type(lm.model).__name__}` (loaded by `AutoModelForCausalLM`) |\n"
+        f"| layers, width, heads | {cfg.num_hidden_layers}, {cfg.hidden_size}, "
+        f"{cfg.num_attention_heads} |\n"
+        f"| parameters | {n_parameters:,} |\n"
+        f"| context | {lm.max_positions} tokens |\n"
+        f"| training | {info['steps']:,} steps, {info['tokens'] / 1e6:.1f}M tokens, "
+        f"{info['wall_s'] / 60:.0f} minutes on {info['threads']} CPU threads |\n"
+        f"| data | {mixture}; {1 - recipe['p_three_digits']:.0%} of batches at 2 digits |\n"
+    )
+    return ModelFacts(numbers, table, curves)
+
+
+def card_agreement(report: dict, card_path: str | Path) -> dict[str, int | float]:
+    """Whether a recorded evaluation (a model card's ``evaluation.json``) scored the same
+    series as ``report``, and by how much their numbers differ.
+
+    The two are comparable when the file exists and has the report's ``n_series`` and
+    ``seed`` (:func:`evaluate` then draws the same series). Returns ``{"card_comparable": 0}``
+    otherwise, else ``{"card_comparable": 1, "card_max_abs_diff": d}`` with ``d`` the largest
+    absolute difference of mean Bhattacharyya distances over every cell of ``report``
+    (digits, family, context, estimator). Chapter: *The embedded language model*.
+    """
+    path = Path(card_path)
+    card = json.loads(path.read_text()) if path.is_file() else None
+    if card is None or card["n_series"] != report["n_series"] or card["seed"] != report["seed"]:
+        return {"card_comparable": 0}
+    ours, theirs = report["results"], card["results"]
+    diffs = [
+        abs(ours[d][f][n][e]["bd"] - theirs[d][f][n][e]["bd"])
+        for d in ours
+        for f in ours[d]
+        for n in ours[d][f]
+        for e in ESTIMATORS
+    ]
+    return {"card_comparable": 1, "card_max_abs_diff": max(diffs)}
+
+
+def longest_context(report: dict, digits: int = 2) -> dict[str, Any]:
+    """The model against the classical estimators, family by family, in a report.
+
+    Returns, for the report's families at ``digits`` (``r_e(n)``: estimator ``e``'s mean
+    Bhattacharyya distance at context ``n``, ``N`` the longest context):
+
+    * ``families_used`` and ``contexts`` (the context lengths, increasing);
+    * ``bd_<family>`` and ``bd_cv_<family>``: ``r_model(n)`` and ``r_cv(n)`` for every ``n``;
+    * ``model_over_cv_longest`` and ``model_over_rule_longest``: ``r_model(N) / r_cv(N)`` and
+      ``r_model(N) / r_rule(N)``, one per family;
+    * ``beats_cv_longest`` (the families where ``r_model(N) < r_cv(N)``), their number
+      ``n_beats_cv_longest`` and ``n_families``.
+
+    Chapter: *The embedded language model*.
+    """
+    families = list(report["results"][str(digits)])
+    out: dict[str, Any] = {"families_used": families}
+    at = {}
+    for fam in families:
+        ns, cur = learning_curve(report, digits, fam)
+        at[fam] = {e: cur[e][0] for e in ESTIMATORS}
+        out[f"bd_{fam}"] = [float(v) for v in cur["model"][0]]
+        out[f"bd_cv_{fam}"] = [float(v) for v in cur["cv"][0]]
+    beats = [f for f in families if at[f]["model"][-1] < at[f]["cv"][-1]]
+    return out | {
+        "model_over_cv_longest": [float(at[f]["model"][-1] / at[f]["cv"][-1]) for f in families],
+        "model_over_rule_longest": [
+            float(at[f]["model"][-1] / at[f]["rule"][-1]) for f in families
+        ],
+        "contexts": [int(n) for n in ns],
+        "beats_cv_longest": beats,
+        "n_beats_cv_longest": len(beats),
+        "n_families": len(families),
+    }
+
+
+def standings_text(report: dict, digits: int = 2) -> str:
+    """Each family's standing at the longest context, as a Markdown list.
+
+    One item per family: the model's mean Bhattacharyya distance, cross-validated
+    smoothing's (with "better than" or "behind" and their ratio) and the rule of thumb's.
+    Chapter: *The embedded language model*.
+    """
+    lines = []
+    for fam in report["results"][str(digits)]:
+        ns, cur = learning_curve(report, digits, fam)
+        m, c, r = (cur[e][0][-1] for e in ("model", "cv", "rule"))
+        where = "better than" if m < c else "behind"
+        lines.append(
+            f"- `{fam}`: {m:.3f} against {c:.3f} for cross-validated smoothing ({where} it, "
+            f"ratio {m / c:.2f}) and {r:.3f} for the rule of thumb"
+        )
+    return f"At the longest context, {ns[-1]} values:\n\n" + "\n".join(lines)
 
 
 def model_card(model_dir: str | Path, report: dict) -> str:
