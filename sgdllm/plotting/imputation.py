@@ -34,7 +34,7 @@ __all__ = [
     "plot_row_errors_repeats",
 ]
 
-#: Colour of each filling rule: the three methods, then the three baselines (grey: identity).
+#: One colour per filling rule, the three methods then the three baselines (grey for identity).
 RULE_COLORS = {
     "ot": PALETTE[0],
     "ot-exact": PALETTE[1],
