@@ -4,6 +4,7 @@ Run from the repository root (the CPU should be otherwise idle)::
 
     python benchmarks/bench_book.py            # writes benchmarks/results/book.json
     python benchmarks/bench_book.py --ci-only  # only the CI profile (a few minutes)
+    python benchmarks/bench_book.py --book-only  # stages 2-4; keeps stage 1 of the last run
 
 Everything runs in a scratch copy of the working tree (no ``.venv``, no ``_build``), so the
 repository's own build is untouched. Measured, in one run, with ``sgdllm book`` (two processes):
@@ -69,7 +70,14 @@ def serial_seconds(root: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ci-only", action="store_true", help="only the CI profile, no file")
+    parser.add_argument(
+        "--book-only",
+        action="store_true",
+        help="skip the CI profile; its numbers are kept from the last results file, with its date",
+    )
     args = parser.parse_args()
+    if args.ci_only and args.book_only:
+        parser.error("--ci-only and --book-only exclude each other")
     env_note = "MPLBACKEND unset; MALLOC_* as dev.sh sets them"
     os.environ.setdefault("MALLOC_MMAP_MAX_", "0")
     os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "100000000000")
@@ -82,15 +90,24 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="sgdllm-bench-book-") as tmp:
         root = scratch_copy(Path(tmp) / "book")
-        ci = timed_build(root, "--profile", "ci", "--force")
-        ci_serial = serial_seconds(root)
-        results["ci_full_s"] = round(ci, 1)
-        results["ci_serial_chapter_s"] = ci_serial
-        results["ci_full_vs_serial"] = round(ci / sum(ci_serial.values()), 3)
-        print(
-            f"CI profile, from scratch: {ci:.0f} s "
-            f"(serial chapters {sum(ci_serial.values()):.0f} s)"
-        )
+        if args.book_only:
+            last = json.loads((RESULTS / "book.json").read_text())
+            if "ci_full" not in last.get("stages_measured", []):
+                raise SystemExit("--book-only needs a results file whose CI stage was measured")
+            keys = ("ci_full_s", "ci_serial_chapter_s", "ci_full_vs_serial")
+            results.update({k: last[k] for k in keys}, ci_measured_on=last["date"])
+            ci = float(last["ci_full_s"])
+            print(f"CI profile: {ci:.0f} s, kept from the run of {last['date']}")
+        else:
+            ci = timed_build(root, "--profile", "ci", "--force")
+            ci_serial = serial_seconds(root)
+            results["ci_full_s"] = round(ci, 1)
+            results["ci_serial_chapter_s"] = ci_serial
+            results["ci_full_vs_serial"] = round(ci / sum(ci_serial.values()), 3)
+            print(
+                f"CI profile, from scratch: {ci:.0f} s "
+                f"(serial chapters {sum(ci_serial.values()):.0f} s)"
+            )
         if args.ci_only:
             print(json.dumps(results, indent=2))
             return
