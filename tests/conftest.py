@@ -1,10 +1,11 @@
 """Shared fixtures: chapters executed with the CI profile, once per test session.
 
-Claims tests live in ``tests/test_claims_<chapter>.py`` and call ``ci_chapter("<chapter>")``.
-At the first call, every chapter that the *selected* tests need is executed in one parallel,
-cached ``sgdllm book`` run (CI profile, no HTML); ``built_book`` needs them all, and builds the
-HTML. So ``pytest tests/test_claims_imputation.py`` executes one chapter, and the full suite
-executes the book once, two chapters at a time.
+Claims tests live in ``tests/chapters/test_claims_<chapter>.py`` and call
+``ci_chapter("<chapter>")``. At the first call, every chapter that the *selected* tests need is
+executed in one parallel, cached ``sgdllm book`` run (CI profile, no HTML); ``built_book`` needs
+them all, and builds the HTML. So ``pytest tests/chapters/test_claims_imputation.py`` executes
+one chapter, and the full suite executes the book once, two chapters at a time. Unit tests
+(``tests/unit``) use neither fixture.
 
 ``MPLBACKEND=Agg`` is set on purpose, as on many servers: the executor must still give the
 notebooks inline figures.

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+
+from tests.conftest import ROOT
 
 ITALIC = r"\*([^*\n]+(?:\n[ \t#]*[^*\n]+)?)\*"  # may wrap once, also inside a comment
 CHAPTER_LINE = re.compile(r"^[ \t]*(?:#[ \t]*)?Chapters?:")

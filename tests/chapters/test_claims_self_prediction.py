@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ROOT, load_record
 
 from sgdllm.book.claims import PARTLY, evaluate_claims
 from sgdllm.book.executor import BookLayout
+from tests.conftest import ROOT, load_record
 
 pytestmark = pytest.mark.slow
 

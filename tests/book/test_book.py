@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, load_numbers
 
 from sgdllm.book import executor as book
 from sgdllm.book.executor import (
@@ -26,6 +25,7 @@ from sgdllm.book.executor import (
     parse_overrides,
 )
 from sgdllm.cli import main as cli_main
+from tests.conftest import ROOT, load_numbers
 
 
 @pytest.mark.slow

@@ -6,11 +6,11 @@ import time
 
 import pytest
 import torch
-from lm_fixtures import save_pair, tiny_pair
 
 from sgdllm.lm import LanguageModel, load_model
 from sgdllm.lm import load as load_mod
 from sgdllm.lm.adapters import DigitAdapter, NumberTokenAdapter
+from tests.unit.lm.lm_fixtures import save_pair, tiny_pair
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from conftest import ROOT
 
 import sgdllm
 from sgdllm.book import site
 from sgdllm.book.executor import chapter_names
+from tests.conftest import ROOT
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-REPO = CONFIG["repository"]["url"]  # typed there only (tests/test_repository_url.py)
+REPO = CONFIG["repository"]["url"]  # typed there only (tests/book/test_repository_url.py)
 OWNER_REPO = urlsplit(REPO).path.strip("/")
 EXAMPLE = "https://github.com/o/r"  # a repository for the unit tests of launch URLs
 

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from lm_fixtures import random_states, tiny_pair
 
 from sgdllm.lm import cache as disk_cache
 from sgdllm.lm import next_state_laws
 from sgdllm.lm.load import wrap_model
+from tests.unit.lm.lm_fixtures import random_states, tiny_pair
 
 
 @pytest.fixture(scope="module")

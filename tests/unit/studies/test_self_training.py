@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from lm_fixtures import tiny_gpt2, tiny_llama
 
 from sgdllm.studies.self_training import (
     head_loss,
@@ -15,6 +14,7 @@ from sgdllm.studies.self_training import (
     train_head,
     training_tokens,
 )
+from tests.unit.lm.lm_fixtures import tiny_gpt2, tiny_llama
 
 DIGITS = 2
 

@@ -14,8 +14,8 @@ or as Python rather than prose:
 - a figure of a chapter that is not numbered, or whose alternative text is missing or a hash.
 
 Sentences are the text of paragraphs, list items, table cells and captions of the page's
-article, without code, preformatted text or math. ``python tests/book_html.py PAGE.html ...``
-prints the problems of built pages (exit 1 when there is one); ``tests/test_book_html.py`` runs
+article, without code, preformatted text or math. ``python tests/book/book_html.py PAGE.html ...``
+prints the problems of built pages (exit 1 when there is one); ``tests/book/test_book_html.py`` runs
 the same checks on the built book.
 """
 

@@ -7,7 +7,7 @@ repository.
 
 actionlint is the ``actionlint`` command of the ``dev`` extra. Without it the lint test is
 skipped with a message, unless the environment variable ``CI`` is set: then it fails, so CI
-cannot skip it silently (the policy of ``tests/test_browser.py``).
+cannot skip it silently (the policy of ``tests/book/test_browser.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT
+
+from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())

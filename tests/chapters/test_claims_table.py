@@ -14,8 +14,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from claims_check import check_table, table_rows
-from conftest import ROOT, load_record
 
 from sgdllm.book.claims import (
     CLAIMS,
@@ -29,6 +27,8 @@ from sgdllm.book.claims import (
     evaluate_claims,
 )
 from sgdllm.book.executor import BookLayout
+from tests.claims_check import check_table, table_rows
+from tests.conftest import ROOT, load_record
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,8 @@
 :func:`check_table` reads the Markdown table back as a reader would (the numbers shown, the
 rule written in the column beside them) and recomputes every verdict; the tests below check
 that it agrees with the table on every verdict the rules can reach, and that it catches a
-verdict that disagrees with its numbers. ``tests/test_claims_table.py`` runs the same check on
-the records of the chapters executed with the CI profile, and on the built HTML.
+verdict that disagrees with its numbers. ``tests/chapters/test_claims_table.py`` runs the same
+check on the records of the chapters executed with the CI profile, and on the built HTML.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import math
 import re
 
 import pytest
-from claims_check import check_table, parse_rule, recompute, table_rows
 
 from sgdllm.book import claims
 from sgdllm.book.claims import CLAIMS, COUNTS, EMBEDDED, FAILS, HOLDS, PARTLY, Rule
+from tests.claims_check import check_table, parse_rule, recompute, table_rows
 
 # ----------------------------------------------------------------------------- synthetic records
 

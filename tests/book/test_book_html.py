@@ -1,11 +1,11 @@
-"""The checks of tests/book_html.py, on pages made to fail them and on pages that pass."""
+"""The checks of tests/book/book_html.py, on pages made to fail them and on pages that pass."""
 
 from __future__ import annotations
 
 import pytest
-from book_html import page_problems
 
 from sgdllm.book.executor import chapter_names
+from tests.book.book_html import page_problems
 
 
 def _page(body: str) -> str:

@@ -13,13 +13,6 @@ import functools
 import numpy as np
 import pytest
 import torch
-from lm_fixtures import (
-    brute_force_laws,
-    digit_tokenizer,
-    random_states,
-    tiny_lms,
-    tiny_pair,
-)
 
 import sgdllm.lm.hierarchy as hierarchy
 from sgdllm.lm import load_model, next_state_laws
@@ -30,6 +23,13 @@ from sgdllm.lm.hierarchy import (
     next_state_laws_with_bound,
 )
 from sgdllm.lm.load import default_model_path, wrap_model
+from tests.unit.lm.lm_fixtures import (
+    brute_force_laws,
+    digit_tokenizer,
+    random_states,
+    tiny_lms,
+    tiny_pair,
+)
 
 KINDS = ["digit", "bpe", "number", "digit-llama"]
 

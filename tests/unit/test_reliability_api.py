@@ -23,7 +23,7 @@ from sgdllm.kernel import count_kernel
 from sgdllm.predict import POWER_MIN_GAP, dirac, laws_at, propagate
 from sgdllm.studies.trajectories import START_MARGIN, load_trajectory
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ar1(runs=1, steps=200, d=2, seed=0, mean=0.0, start=None):
@@ -297,9 +297,8 @@ def test_evaluate_destinations_refused_first(tmp_path, capsys, monkeypatch, case
 
 
 def tiny_lm():
-    from lm_fixtures import digit_tokenizer, tiny_llama
-
     from sgdllm.lm.load import wrap_model
+    from tests.unit.lm.lm_fixtures import digit_tokenizer, tiny_llama
 
     tok = digit_tokenizer()
     return wrap_model(tiny_llama(len(tok)), tok)
@@ -421,7 +420,7 @@ def test_sigint_stops_a_real_prediction(tmp_path):
 def test_load_model_names_a_damaged_config_or_weights(tmp_path):
     import shutil
 
-    from lm_fixtures import digit_tokenizer, save_pair, tiny_llama
+    from tests.unit.lm.lm_fixtures import digit_tokenizer, save_pair, tiny_llama
 
     tok = digit_tokenizer()
     good = save_pair(tiny_llama(len(tok)), tok, tmp_path / "good")

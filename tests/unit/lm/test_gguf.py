@@ -1,6 +1,6 @@
 """GGUF models (sgdllm.lm.gguf, weights_cache, registry, load): tiny files written in the test.
 
-Every model here is a 2-layer LLaMA written with GGUFWriter (tests/gguf_fixtures.py), so the
+Every model here is a 2-layer LLaMA written with GGUFWriter (tests/unit/lm/gguf_fixtures.py), so the
 whole path -- checks, conversion by transformers, the dequantized cache, chunk assembly, the
 registry and the error messages -- runs in seconds. The cache root is a temporary directory.
 """
@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gguf_fixtures import write_tiny_llama_gguf
 
 from sgdllm import cli
 from sgdllm.lm import load_model, next_state_laws
@@ -30,6 +29,7 @@ from sgdllm.lm.gguf import (
     read_gguf_header,
     sha256_file,
 )
+from tests.unit.lm.gguf_fixtures import write_tiny_llama_gguf
 
 SEQUENCE = [[0, 3, 4, 12, 5, 6, 7, 12, 10, 11, 2, 12]]  # <s>12,345,890,
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from lm_fixtures import (
+
+from sgdllm.kernel import kernel_from_laws
+from sgdllm.lm import next_state_laws, next_state_laws_multivariate
+from sgdllm.lm.hierarchy import plan_windows, values_per_window
+from sgdllm.lm.load import wrap_model
+from tests.unit.lm.lm_fixtures import (
     brute_force_laws,
     digit_tokenizer,
     random_states,
@@ -13,11 +18,6 @@ from lm_fixtures import (
     tiny_llama,
     tiny_pair,
 )
-
-from sgdllm.kernel import kernel_from_laws
-from sgdllm.lm import next_state_laws, next_state_laws_multivariate
-from sgdllm.lm.hierarchy import plan_windows, values_per_window
-from sgdllm.lm.load import wrap_model
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from test_book import FIGURE_CODE, _mini_book
 
 from sgdllm.book import executor as book
 from sgdllm.book.executor import (
@@ -39,6 +37,8 @@ from sgdllm.book.executor import (
 )
 from sgdllm.book.records import file_mode, write_json_atomic
 from sgdllm.cli import main as cli_main
+from tests.book.test_book import FIGURE_CODE, _mini_book
+from tests.conftest import ROOT
 
 # ----------------------------------------------------------------------------- helpers
 

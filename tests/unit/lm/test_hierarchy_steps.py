@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lm_fixtures import brute_force_laws as fixture_brute_force
-from lm_fixtures import random_states, tiny_lms
 
 from sgdllm.lm import next_state_laws
 from sgdllm.lm.hierarchy import (
@@ -21,6 +19,8 @@ from sgdllm.lm.hierarchy import (
     plan_windows,
     token_cost,
 )
+from tests.unit.lm.lm_fixtures import brute_force_laws as fixture_brute_force
+from tests.unit.lm.lm_fixtures import random_states, tiny_lms
 
 KINDS = ["digit", "bpe", "number", "digit-llama"]
 

@@ -14,7 +14,8 @@ import subprocess
 from urllib.parse import urlsplit
 
 import yaml
-from conftest import ROOT
+
+from tests.conftest import ROOT
 
 CONFIG_FILE = "_config.yml"
 URL = yaml.safe_load((ROOT / CONFIG_FILE).read_text())["repository"]["url"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lm_fixtures import bpe_tokenizer, digit_tokenizer, number_tokenizer
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
@@ -15,6 +14,7 @@ from sgdllm.lm.adapters import (
     detect_adapter,
     symbols,
 )
+from tests.unit.lm.lm_fixtures import bpe_tokenizer, digit_tokenizer, number_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""The pretrained language models installed from PyPI, converted and run (slow)."""

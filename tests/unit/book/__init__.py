@@ -1,0 +1,1 @@
+"""Tests of ``sgdllm.book``: chapter set-up, records, prose, claims, site (not the built book)."""

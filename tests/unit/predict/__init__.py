@@ -1,0 +1,1 @@
+"""Tests of ``sgdllm.predict``: propagation, basins, evaluation against real runs."""

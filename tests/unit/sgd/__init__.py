@@ -1,0 +1,1 @@
+"""Tests of ``sgdllm.sgd``: problems, optimizers, runs and exact kernels."""
