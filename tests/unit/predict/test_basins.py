@@ -1,14 +1,16 @@
-"""Unit tests of the sgdllm.predict helpers added for the chapter *Predicting SGD*."""
+"""Tests of sgdllm.predict.basins: basin probabilities and frequencies, and the basin tables of
+the chapter *Predicting SGD*."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sgdllm.discretize import Scaler, discretize_trajectory, fit_scaler
-from sgdllm.impute import impute
-from sgdllm.kernel import Kernel, count_kernel, one_hot_laws
+from sgdllm.discretize import Scaler
+from sgdllm.kernel import Kernel, one_hot_laws
 from sgdllm.predict import (
+    basin_frequencies,
+    basin_probabilities,
     basin_table,
     basin_tables_by_runs,
     basins_reached,
@@ -19,57 +21,40 @@ from sgdllm.predict import (
     runs_needed,
 )
 from sgdllm.sgd.problems import two_basins
-from sgdllm.sgd.runs import run_sgd
+from tests.unit.predict.predict_fixtures import two_basin_runs, two_kernels
+
+# ----------------------------------------------------------------------------- basin laws
 
 
-def two_basin_runs(starts, steps=150, seed=0):
-    """Short two-basin runs on the shared grid [-1, 1] -> [0.15, 0.85], with their states."""
-    problem = two_basins(seed=0)
-    runs = run_sgd(problem, np.asarray(starts, float), steps, 0.1, n_runs=len(starts), seed=seed)
-    scalers = [fit_scaler([], 2, bounds=(-1.0, 1.0)) for _ in range(2)]
-    states = np.stack([sc.to_states(runs[..., i]) for i, sc in enumerate(scalers)], axis=-1)
-    return problem, runs, states, scalers
+def test_basin_probabilities_and_frequencies():
+    def basin(theta):
+        return (theta[..., 0] + theta[..., 1] < 0).astype(np.int64)
+
+    pts = np.array([[1.0, 1.0], [-1.0, -1.0], [2.0, 0.0], [0.5, -2.0]])
+    np.testing.assert_allclose(basin_probabilities(pts, basin), [0.5, 0.5])
+    np.testing.assert_allclose(basin_probabilities(pts[:1], basin, n_basins=2), [1.0, 0.0])
+    runs = np.stack([np.zeros_like(pts), pts], axis=1)  # (4 runs, 2 steps, 2)
+    np.testing.assert_allclose(basin_frequencies(runs, basin), [0.5, 0.5])
+    with pytest.raises(ValueError, match="n_basins"):
+        basin_probabilities(pts, basin, n_basins=1)
+    with pytest.raises(ValueError, match="integer basin"):
+        basin_probabilities(pts, lambda t: t[..., 0])
 
 
-# ----------------------------------------------------------------------------- coordinate_kernels
+def test_predicted_basin_probabilities_sum_over_the_product_law():
+    kernels = two_kernels()
+    p0, p1 = np.zeros(100), np.zeros(100)
+    p0[[40, 60]] = [0.25, 0.75]  # values -0.27 and +0.31 on [-1, 1]
+    p1[[15, 85]] = [0.5, 0.5]  # values 0 and 2 on [0, 2]
+    v0 = kernels[0].scaler.to_values([40, 60])
+    v1 = kernels[1].scaler.to_values([15, 85])
+    assert v0[0] < 0 < v0[1] and v1[0] == pytest.approx(0.0) and v1[1] == pytest.approx(2.0)
 
+    def basin(theta):  # basin 1: both coordinates small
+        return ((theta[..., 0] < 0) & (theta[..., 1] < 1)).astype(np.int64)
 
-def test_coordinate_kernels_counts_are_the_per_coordinate_pipeline():
-    run = np.cumsum(np.random.default_rng(0).standard_normal((300, 2)), axis=0)
-    states, scalers = discretize_trajectory(run, 2)
-    kernels = coordinate_kernels(states, scalers)
-    assert len(kernels) == 2
-    for i, ker in enumerate(kernels):
-        expected = impute(count_kernel(states[:, i], 2, scaler=scalers[i]), "ot")
-        np.testing.assert_array_equal(ker.matrix, expected.matrix)
-        assert ker.is_complete and ker.scaler is scalers[i]
-    smooth = coordinate_kernels(states, scalers, smoothing="laplace", method="nearest")
-    np.testing.assert_array_equal(
-        smooth[1].matrix, count_kernel(states[:, 1], 2, "laplace", scaler=scalers[1]).matrix
-    )
-
-
-def test_coordinate_kernels_from_dirac_laws_equal_the_counts():
-    """Dirac laws of the observed next states give back the counts (kernel_from_laws)."""
-    _, _, states, scalers = two_basin_runs([[0.9, 0.2], [-0.9, -0.2]])
-    laws = [one_hot_laws(states[:, 1:, i], 2) for i in range(2)]  # (runs, T - 1, K)
-    from_laws = coordinate_kernels(states, scalers, laws, method="ot-exact")
-    counted = coordinate_kernels(states, scalers, method="ot-exact")
-    for a, b in zip(from_laws, counted, strict=True):
-        np.testing.assert_allclose(a.matrix, b.matrix, atol=1e-12)
-
-
-def test_coordinate_kernels_rejects_bad_input():
-    states = np.zeros((10, 2), dtype=np.int64) + 50
-    scalers = [Scaler(0.0, 1.0, 2)] * 2
-    with pytest.raises(ValueError, match=r"\(T, d\) or \(runs, T, d\)"):
-        coordinate_kernels(states[:, 0], scalers)
-    with pytest.raises(ValueError, match="one scaler per coordinate"):
-        coordinate_kernels(states, scalers[:1])
-    with pytest.raises(ValueError, match="one array of laws per coordinate"):
-        coordinate_kernels(states, scalers, [np.full((10, 100), 0.01)])
-    with pytest.raises(ValueError, match="Scaler"):
-        coordinate_kernels(states, [scalers[0], "not a scaler"])
+    probs = predicted_basin_probabilities([p0, p1], kernels, basin, n_basins=2)
+    np.testing.assert_allclose(probs, [1 - 0.25 * 0.5, 0.25 * 0.5])
 
 
 # ----------------------------------------------------------------------------- near_minimum

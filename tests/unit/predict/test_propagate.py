@@ -1,23 +1,21 @@
-"""Tests for sgdllm.predict: propagation, sampling, d-dimensional predictions, evaluation."""
+"""Tests of sgdllm.predict.propagate: start laws, propagation, sampling, d-dimensional predictions,
+end to end from one SGD run to real runs from a new start, and per-coordinate kernels."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sgdllm.discretize import Scaler, discretize
+from sgdllm.discretize import Scaler, discretize, discretize_trajectory
 from sgdllm.impute import impute
-from sgdllm.kernel import Kernel, count_kernel
+from sgdllm.kernel import Kernel, count_kernel, one_hot_laws
 from sgdllm.predict import (
-    basin_frequencies,
-    basin_probabilities,
-    compare_from_starts,
     compare_with_runs,
+    coordinate_kernels,
     dirac,
     initial_law,
     laws_at,
     predict_laws,
-    predicted_basin_probabilities,
     propagate,
     sample_paths,
     sample_trajectories,
@@ -25,22 +23,12 @@ from sgdllm.predict import (
 from sgdllm.sgd.problems import least_squares
 from sgdllm.sgd.runs import run_sgd
 from sgdllm.truth import random_chain, two_state_chain
-
-
-def as_kernel(matrix: np.ndarray, scaler: Scaler | None = None) -> Kernel:
-    k = matrix.shape[0]
-    return Kernel(matrix, np.ones(k, bool), np.ones(k), scaler, "truth")
-
-
-def banded_kernel(k: int, width: int, seed: int, scaler: Scaler | None = None) -> Kernel:
-    """Random rows supported on ``s - width .. s + width`` (clipped): a sparse kernel."""
-    rng = np.random.default_rng(seed)
-    m = np.zeros((k, k))
-    for s in range(k):
-        lo, hi = max(s - width, 0), min(s + width + 1, k)
-        m[s, lo:hi] = rng.random(hi - lo)
-    return as_kernel(m / m.sum(axis=1, keepdims=True), scaler)
-
+from tests.unit.predict.predict_fixtures import (
+    as_kernel,
+    banded_kernel,
+    two_basin_runs,
+    two_kernels,
+)
 
 # ----------------------------------------------------------------------------- start laws
 
@@ -147,13 +135,6 @@ def test_sample_paths_never_take_impossible_transitions():
 # ----------------------------------------------------------------------------- d dimensions
 
 
-def two_kernels() -> list[Kernel]:
-    return [
-        banded_kernel(100, 2, seed=0, scaler=Scaler(-1.0, 1.0, 2)),
-        banded_kernel(100, 3, seed=1, scaler=Scaler(0.0, 2.0, 2)),
-    ]
-
-
 def test_predict_laws_and_sample_trajectories():
     kernels = two_kernels()
     x0 = np.array([0.0, 1.0])
@@ -172,85 +153,6 @@ def test_predict_laws_and_sample_trajectories():
     np.testing.assert_array_equal(runs, sample_trajectories(kernels, x0, 20, 500, seed=0))
     with pytest.raises(ValueError, match="one value per kernel"):
         predict_laws(kernels, [0.0], 5)
-
-
-def test_basin_probabilities_and_frequencies():
-    def basin(theta):
-        return (theta[..., 0] + theta[..., 1] < 0).astype(np.int64)
-
-    pts = np.array([[1.0, 1.0], [-1.0, -1.0], [2.0, 0.0], [0.5, -2.0]])
-    np.testing.assert_allclose(basin_probabilities(pts, basin), [0.5, 0.5])
-    np.testing.assert_allclose(basin_probabilities(pts[:1], basin, n_basins=2), [1.0, 0.0])
-    runs = np.stack([np.zeros_like(pts), pts], axis=1)  # (4 runs, 2 steps, 2)
-    np.testing.assert_allclose(basin_frequencies(runs, basin), [0.5, 0.5])
-    with pytest.raises(ValueError, match="n_basins"):
-        basin_probabilities(pts, basin, n_basins=1)
-    with pytest.raises(ValueError, match="integer basin"):
-        basin_probabilities(pts, lambda t: t[..., 0])
-
-
-def test_predicted_basin_probabilities_sum_over_the_product_law():
-    kernels = two_kernels()
-    p0, p1 = np.zeros(100), np.zeros(100)
-    p0[[40, 60]] = [0.25, 0.75]  # values -0.27 and +0.31 on [-1, 1]
-    p1[[15, 85]] = [0.5, 0.5]  # values 0 and 2 on [0, 2]
-    v0 = kernels[0].scaler.to_values([40, 60])
-    v1 = kernels[1].scaler.to_values([15, 85])
-    assert v0[0] < 0 < v0[1] and v1[0] == pytest.approx(0.0) and v1[1] == pytest.approx(2.0)
-
-    def basin(theta):  # basin 1: both coordinates small
-        return ((theta[..., 0] < 0) & (theta[..., 1] < 1)).astype(np.int64)
-
-    probs = predicted_basin_probabilities([p0, p1], kernels, basin, n_basins=2)
-    np.testing.assert_allclose(probs, [1 - 0.25 * 0.5, 0.25 * 0.5])
-
-
-def test_compare_with_runs_on_the_model_itself():
-    """Runs sampled from the kernels are the predicted chain: small W1, matching means."""
-    kernels = two_kernels()
-    x0 = np.array([kernels[0].scaler.to_values(50), kernels[1].scaler.to_values(50)])
-    runs = sample_trajectories(kernels, x0, 30, 4000, seed=1)
-    res = compare_with_runs(kernels, x0, runs, np.array([0, 10, 30]))
-    assert res["w1"].shape == (3, 2)
-    np.testing.assert_allclose(res["w1"][0], 0.0, atol=1e-12)
-    widths = np.array([k.scaler.bin_width for k in kernels])
-    assert (res["w1"] < 0.5 * widths).all()
-    np.testing.assert_allclose(
-        res["mean_predicted"], res["mean_empirical"], atol=0.5 * widths.max()
-    )
-    np.testing.assert_allclose(res["std_predicted"], res["std_empirical"], rtol=0.1, atol=1e-12)
-
-    def basin(theta):
-        return (theta[..., 0] > x0[0]).astype(np.int64)
-
-    res = compare_with_runs(kernels, x0, runs, np.array([30]), basin_fn=basin, n_basins=2)
-    assert res["basin_tv"] < 0.03
-    np.testing.assert_allclose(res["basin_predicted"].sum(), 1.0)
-    with pytest.raises(ValueError, match="start at x0"):
-        compare_with_runs(kernels, x0 + 0.5, runs, np.array([5]))
-    with pytest.raises(ValueError, match="horizons"):
-        compare_with_runs(kernels, x0, runs, np.array([31]))
-
-
-def test_compare_from_starts_averages_compare_with_runs_over_the_starts():
-    kernels = two_kernels()
-    starts = np.array(
-        [[k.scaler.to_values(s) for k in kernels] for s in (30, 50, 70)], dtype=np.float64
-    )
-    runs = [sample_trajectories(kernels, x0, 20, 300, seed=j) for j, x0 in enumerate(starts)]
-    horizons = np.array([0, 5, 20])
-    out = compare_from_starts(kernels, starts, runs, horizons)
-    each = [compare_with_runs(kernels, x0, r, horizons) for x0, r in zip(starts, runs, strict=True)]
-    assert out["w1"].shape == (3,) and len(out["per_start"]) == 3
-    np.testing.assert_array_equal(out["w1"], np.mean([s["w1"] for s in each], axis=(0, 2)))
-    ratio = np.mean([s["std_predicted"][-1] / s["std_empirical"][-1] for s in each])
-    error = np.mean([np.abs(s["mean_predicted"][-1] - s["mean_empirical"][-1]) for s in each])
-    assert out["std_ratio"] == ratio and out["mean_error"] == error
-    assert 0.5 < out["std_ratio"] < 2.0
-    with pytest.raises(ValueError, match="one array of runs per start"):
-        compare_from_starts(kernels, starts, runs[:2], horizons)
-    with pytest.raises(ValueError, match=r"\(n_starts, d\)"):
-        compare_from_starts(kernels, starts[0], runs, horizons)
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -291,3 +193,44 @@ def test_end_to_end_least_squares_stationary_mean_from_a_new_start():
     np.testing.assert_allclose(res["std_predicted"][-1], res["std_empirical"][-1], rtol=0.15)
     # and the law as a whole: W1 below 3 bins
     np.testing.assert_array_less(res["w1"][-1], 3 * widths)
+
+
+# ----------------------------------------------------------------------------- coordinate_kernels
+
+
+def test_coordinate_kernels_counts_are_the_per_coordinate_pipeline():
+    run = np.cumsum(np.random.default_rng(0).standard_normal((300, 2)), axis=0)
+    states, scalers = discretize_trajectory(run, 2)
+    kernels = coordinate_kernels(states, scalers)
+    assert len(kernels) == 2
+    for i, ker in enumerate(kernels):
+        expected = impute(count_kernel(states[:, i], 2, scaler=scalers[i]), "ot")
+        np.testing.assert_array_equal(ker.matrix, expected.matrix)
+        assert ker.is_complete and ker.scaler is scalers[i]
+    smooth = coordinate_kernels(states, scalers, smoothing="laplace", method="nearest")
+    np.testing.assert_array_equal(
+        smooth[1].matrix, count_kernel(states[:, 1], 2, "laplace", scaler=scalers[1]).matrix
+    )
+
+
+def test_coordinate_kernels_from_dirac_laws_equal_the_counts():
+    """Dirac laws of the observed next states give back the counts (kernel_from_laws)."""
+    _, _, states, scalers = two_basin_runs([[0.9, 0.2], [-0.9, -0.2]])
+    laws = [one_hot_laws(states[:, 1:, i], 2) for i in range(2)]  # (runs, T - 1, K)
+    from_laws = coordinate_kernels(states, scalers, laws, method="ot-exact")
+    counted = coordinate_kernels(states, scalers, method="ot-exact")
+    for a, b in zip(from_laws, counted, strict=True):
+        np.testing.assert_allclose(a.matrix, b.matrix, atol=1e-12)
+
+
+def test_coordinate_kernels_rejects_bad_input():
+    states = np.zeros((10, 2), dtype=np.int64) + 50
+    scalers = [Scaler(0.0, 1.0, 2)] * 2
+    with pytest.raises(ValueError, match=r"\(T, d\) or \(runs, T, d\)"):
+        coordinate_kernels(states[:, 0], scalers)
+    with pytest.raises(ValueError, match="one scaler per coordinate"):
+        coordinate_kernels(states, scalers[:1])
+    with pytest.raises(ValueError, match="one array of laws per coordinate"):
+        coordinate_kernels(states, scalers, [np.full((10, 100), 0.01)])
+    with pytest.raises(ValueError, match="Scaler"):
+        coordinate_kernels(states, [scalers[0], "not a scaler"])
