@@ -1,1 +1,3 @@
-"""The pretrained language models installed from PyPI, converted and run (slow)."""
+"""Whole programs and models, beyond unit scale: smoke pretraining runs, a real Ctrl-C of
+``sgdllm predict`` in its own process, and the pretrained language models installed from PyPI
+(converted and run: ``slow``)."""

@@ -1,4 +1,5 @@
-"""Digit tokenizer, the LLaMA-compatible training model, and smoke pretraining."""
+"""Digit tokenizer, the LLaMA-compatible training model and the training recipe (smoke
+pretraining runs are in ``tests/integration/test_pretraining.py``)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,9 @@ from sgdllm.lm.pretrain import (
     ModelSpec,
     TrainConfig,
     fourier_digit_embedding,
-    load_digit_llama,
     make_batch,
     max_values,
     train,
-    training_curves,
 )
 from sgdllm.lm.tokenizer import BOS_ID, SEP_ID, build_digit_tokenizer, encode_states
 
@@ -117,50 +116,6 @@ def test_fourier_digit_embedding_is_a_shift_equivariant_basis() -> None:
     assert torch.all(w[10:, :10] == 0) and w[:, 10:].std() > 0.01
     with pytest.raises(ValueError, match="n_embd >= 10"):
         fourier_digit_embedding(1.0, 8)
-
-
-def test_smoke_pretraining_saves_a_transformers_model(tmp_path: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    out = tmp_path / "m"
-    summary = train(out, TrainConfig.smoke(seed=1))
-    assert summary["status"] == "done" and summary["steps"] > 0
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "training.json"):
-        assert (out / name).is_file()
-    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    steps = [r for r in log if "step" in r and "loss" in r]
-    assert steps and all({"step", "tokens", "loss"} <= set(r) for r in steps)
-    assert any("val_loss_2d" in r for r in log)
-    assert not list(out.glob(".*"))  # no temporary files left behind
-    curves = training_curves(out)
-    assert curves["tokens"].tolist() == [r["tokens"] for r in steps]
-    assert curves["val_loss_2d"].size == sum("val_loss_2d" in r and "tokens" in r for r in log)
-    assert np.all(np.isfinite(curves["val_loss_3d"]))
-    with pytest.raises(FileNotFoundError, match="sgdllm pretrain"):
-        training_curves(tmp_path / "nothing")
-
-    lm = AutoModelForCausalLM.from_pretrained(out).eval()
-    tok = AutoTokenizer.from_pretrained(out)
-    assert type(lm).__name__ == "LlamaForCausalLM"
-    ids = torch.tensor([tok("523,541,538,500,")["input_ids"]])
-    with torch.no_grad():
-        ref = load_digit_llama(out)(ids)
-        np.testing.assert_allclose(lm(ids).logits.numpy(), ref.numpy(), atol=1e-5)
-
-
-def test_cli_smoke(tmp_path: Path) -> None:
-    from sgdllm.cli import main
-
-    args = ["pretrain", "--out", str(tmp_path / "c"), "--smoke", "--seed", "2"]
-    assert main([*args, "--three-digits", "0.5", "--pack-prob", "0", "--fourier", "0"]) == 0
-    info = json.loads((tmp_path / "c" / "training.json").read_text())
-    assert info["recipe"]["seed"] == 2 and info["status"] == "done"
-    assert info["recipe"]["p_three_digits"] == 0.5 and info["recipe"]["pack_prob"] == 0.0
-    assert info["recipe"]["fourier"] == 0.0
-    args[2] = str(tmp_path / "w")
-    assert main([*args, "--width", "48", "--heads", "2", "--layers", "1"]) == 0
-    spec = json.loads((tmp_path / "w" / "training.json").read_text())["recipe"]["spec"]
-    assert (spec["n_embd"], spec["n_head"], spec["n_layer"], spec["n_inner"]) == (48, 2, 1, 128)
 
 
 def test_shipped_recipe_is_the_default() -> None:
