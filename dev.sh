@@ -4,7 +4,7 @@
 #   bash dev.sh book [--profile book|ci] [...]   execute every chapter with papermill, build HTML
 #   bash dev.sh test [pytest args...]           lint, then run the test suite
 #
-# tests/test_browser.py opens the built book in the system Chromium (Debian: apt-get install
+# tests/book/test_browser.py opens the built book in the system Chromium (Debian: apt-get install
 # chromium); without it that test is skipped, unless CI is set (.ci/run sets it), then it fails.
 #
 # The environment is a virtualenv in .venv, created with Python 3.11 on first use and reused
