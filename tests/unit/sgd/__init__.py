@@ -1,1 +1,1 @@
-"""Tests of ``sgdllm.sgd``: problems, optimizers, runs and exact kernels."""
+"""Tests of ``sgdllm.sgd``: problems, optimizers and runs of constant-step SGD."""

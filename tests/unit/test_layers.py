@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "sgdllm"
+PACKAGE = Path(__file__).resolve().parents[2] / "sgdllm"
 
 PIPELINE = {"discretize", "kernel", "calibration", "impute", "predict", "metrics", "truth"}
 #: Each layer and the layers it may import at run time (type-only imports are free).
