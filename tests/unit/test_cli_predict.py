@@ -1,6 +1,6 @@
 """`sgdllm predict`: the command line on small files written here (npy, npz, csv), with
-counted kernels for speed, once with the embedded language model on a tiny series, and the
-errors a user meets (each names the problem and the fix, exit status 1)."""
+counted kernels for speed, and the errors a user meets (each names the problem and the fix,
+exit status 1). With the embedded language model: ``tests/integration/test_embedded_model.py``."""
 
 import json
 
@@ -70,55 +70,6 @@ def test_predict_counts_each_format(tmp_path, capsys, fmt):
         assert summary["trajectory"]["names"] == ["w", "b"]
 
 
-def test_predict_with_model_on_tiny_series(tmp_path, capsys):
-    x = ar1(steps=40, d=1)
-    np.save(tmp_path / "tiny.npy", x)
-    code, _, err = run(
-        [
-            "predict",
-            str(tmp_path / "tiny.npy"),
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-            "--horizon",
-            "3",
-            "--horizon",
-            "10",
-        ],
-        capsys,
-    )
-    assert code == 0, err
-    summary = json.loads((tmp_path / "o" / "prediction.json").read_text())
-    assert summary["settings"]["kernel"] == "model"
-    assert summary["model"]["id"] == "default" and summary["model"]["values_per_read"] >= 40
-    with np.load(tmp_path / "o" / "prediction.npz") as z:
-        assert z["laws"].shape == (1, 1, 2, 100)
-        assert np.all(np.isfinite(z["laws"]))
-
-
-def test_too_long_for_the_model(tmp_path, capsys):
-    np.save(tmp_path / "long.npy", ar1(steps=60, d=1))
-    base = [
-        "predict",
-        str(tmp_path / "long.npy"),
-        "--out",
-        str(tmp_path / "o"),
-        "--quiet",
-        "--horizon",
-        "5",
-        "--max-values",
-        "30",
-    ]
-    code, _, err = run(base, capsys)
-    assert code == 1
-    assert "60 steps" in err and "at most 30 values" in err and "--long window" in err
-    assert not (tmp_path / "o").exists()
-    code, _, err = run([*base, "--long", "truncate"], capsys)
-    assert code == 0, err
-    summary = json.loads((tmp_path / "o" / "prediction.json").read_text())
-    assert summary["trajectory"]["steps_used"] == 30
-
-
 @pytest.mark.parametrize(
     ("array", "argv", "message"),
     [
@@ -159,30 +110,3 @@ def test_npz_with_several_arrays_needs_key(tmp_path, capsys):
     np.savez(tmp_path / "two.npz", a=ar1()[0], b=ar1()[0])
     code, _, err = run(["predict", str(tmp_path / "two.npz"), "--kernel", "counts"], capsys)
     assert code == 1 and "--key" in err
-
-
-def test_long_run_read_in_sliding_windows(tmp_path, capsys):
-    np.save(tmp_path / "long.npy", ar1(steps=60, d=1))
-    code, _, err = run(
-        [
-            "predict",
-            str(tmp_path / "long.npy"),
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-            "--horizon",
-            "5",
-            "--max-values",
-            "30",
-            "--long",
-            "window",
-            "--names",
-            "weight",
-        ],
-        capsys,
-    )
-    assert code == 0, err
-    summary = json.loads((tmp_path / "o" / "prediction.json").read_text())
-    assert summary["model"]["windowed"] is True and summary["model"]["values_per_read"] == 30
-    assert summary["trajectory"]["steps_used"] == 60
-    assert summary["trajectory"]["names"] == ["weight"]

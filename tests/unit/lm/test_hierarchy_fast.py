@@ -3,7 +3,8 @@
 The restricted head must give the laws of the full head (only rounding apart), and refuse
 itself where it cannot reproduce a model's logits; adaptive refinement must stay within the
 bound it reports of full refinement. Tiny random models of every tokenizer kind
-(``lm_fixtures``), a Gemma 3 with final-logit soft-capping, and the embedded model.
+(``lm_fixtures``) and a Gemma 3 with final-logit soft-capping; the same checks on the shipped
+embedded model are in ``tests/integration/test_embedded_model.py``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import pytest
 import torch
 
 import sgdllm.lm.hierarchy as hierarchy
-from sgdllm.lm import load_model, next_state_laws
+from sgdllm.lm import next_state_laws
 from sgdllm.lm.hierarchy import (
     HeadCheck,
     TokenCounter,
     check_restricted_head,
     next_state_laws_with_bound,
 )
-from sgdllm.lm.load import default_model_path, wrap_model
+from sgdllm.lm.load import wrap_model
 from tests.unit.lm.lm_fixtures import (
     brute_force_laws,
     digit_tokenizer,
@@ -37,13 +38,6 @@ KINDS = ["digit", "bpe", "number", "digit-llama"]
 @pytest.fixture(scope="module")
 def lms():
     return tiny_lms()
-
-
-@pytest.fixture(scope="module")
-def embedded():
-    if not (default_model_path() / "config.json").is_file():
-        pytest.skip("the embedded model is not trained in this checkout")
-    return load_model(device="cpu")
 
 
 def columns(lm, digits: int) -> np.ndarray:
@@ -108,15 +102,6 @@ def test_restricted_head_gives_the_laws_of_the_full_head(lms, kind, digits, n, m
     slow = next_state_laws(lm, states, digits, progress=False)
     np.testing.assert_allclose(fast, slow, atol=1e-6, rtol=0)
     assert np.abs(slow - 1.0 / 10**digits).max() > 1e-2  # a sharp model: the test can fail
-
-
-def test_restricted_head_on_the_embedded_model(embedded, monkeypatch):
-    assert check_restricted_head(embedded.model, columns(embedded, 3)).restricted
-    states = random_states(40, 3, seed=3)
-    fast = next_state_laws(embedded, states, 3, progress=False)
-    full_head(monkeypatch)
-    slow = next_state_laws(embedded, states, 3, progress=False)
-    np.testing.assert_allclose(fast, slow, atol=1e-6, rtol=0)
 
 
 def test_soft_capping_is_reproduced():
@@ -234,22 +219,6 @@ def test_adaptive_with_zero_tolerance_is_full_refinement(lms, kind):
     )
     np.testing.assert_allclose(laws, full, atol=1e-6, rtol=0)
     np.testing.assert_array_equal(bound, 0.0)
-
-
-@pytest.mark.parametrize("digits", [2, 3])
-def test_adaptive_on_the_embedded_model(embedded, digits):
-    states = random_states(60, digits, seed=digits)
-    full = next_state_laws(embedded, states, digits, progress=False)
-    laws, bound = next_state_laws_with_bound(
-        embedded, states, digits, refine="adaptive", progress=False
-    )
-    assert (bound <= hierarchy.DEFAULT_TOL + 1e-12).all() and bound.max() > 0
-    assert (tv(laws, full) <= bound + 1e-6).all()
-    zero, zero_bound = next_state_laws_with_bound(
-        embedded, states, digits, refine="adaptive", tol=0.0, progress=False
-    )
-    np.testing.assert_allclose(zero, full, atol=1e-6, rtol=0)
-    np.testing.assert_array_equal(zero_bound, 0.0)
 
 
 def test_adaptive_with_depth_and_windows(lms):
