@@ -1,2 +1,3 @@
-"""The book as a whole: the executor on small books and its reliability, the built HTML and site,
-the browser, and the repository around it (README, environment, workflows, docstrings)."""
+"""The book as a whole: the executor on small books and its reliability, the settings table read
+from the chapters, the built HTML and site, the browser, and the repository around it (README,
+environment, workflows, docstrings)."""
