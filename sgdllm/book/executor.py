@@ -1089,7 +1089,9 @@ def _hide_record_calls(nb: dict[str, Any]) -> None:
     figures with ``record.figure(...)``: bookkeeping for the claims tests and the glued text, not
     code a reader learns from. In the published notebook each such statement (all its lines) is
     removed from its cell's source; the cell's outputs stay as they ran (the glued values, the
-    figure). A cell left with no code has its input removed from the page (``remove-input``).
+    figure, the table). A cell left with no code has its input removed from the page
+    (``remove-input``) and keeps a comment: myst-nb drops a cell with an empty source, outputs
+    and all.
     Calls nested in a loop or a function, and lines shared with another statement, stay. The
     chapter's source in ``notebooks/`` keeps every call: rerun it to record.
     """
@@ -1121,9 +1123,12 @@ def _hide_record_calls(nb: dict[str, Any]) -> None:
             if number not in dropped
         ]
         text = "".join(lines).rstrip()
-        cell["source"] = text.splitlines(keepends=True)
         if not ast.parse(text).body:  # nothing but comments or blank lines left
+            # myst-nb skips a cell whose source is empty, outputs and all (a table or figure
+            # shown by a record call would vanish from the page): keep a comment, hide it.
+            text = text or "# shown by the recorder (its call is in notebooks/, the source)"
             _add_tag(cell, "remove-input")
+        cell["source"] = text.splitlines(keepends=True)
 
 
 def published_lines(source: str | os.PathLike[str]) -> tuple[int, int]:

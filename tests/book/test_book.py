@@ -369,7 +369,9 @@ def test_record_calls_leave_the_code_a_reader_sees_and_their_outputs_stay():
     magic = _code_cell("%time record('a', 1)\n")
     other = _code_cell("recorder('a', 1)\nrecords.append(2)\n")
     injected = _code_cell("record('x', 1)\n", tags=["injected-parameters"])
-    nb = {"cells": [mixed, only, nested, shared, magic, other, injected]}
+    table = _code_cell("record.markdown_table('t', text,\n                      caption='A.')\n")
+    table["outputs"] = [glued]
+    nb = {"cells": [mixed, only, nested, shared, magic, other, injected, table]}
     _hide_record_calls(nb)
     assert "".join(mixed["source"]) == "y = x + 1\nz = y * 2  # kept"
     assert mixed["outputs"] == [glued] and "remove-input" not in mixed["metadata"]["tags"]
@@ -380,6 +382,9 @@ def test_record_calls_leave_the_code_a_reader_sees_and_their_outputs_stay():
     assert magic["source"] == "%time record('a', 1)\n"
     assert other["source"] == "recorder('a', 1)\nrecords.append(2)\n"
     assert injected["source"] == "record('x', 1)\n"
+    # myst-nb skips a cell with an empty source, outputs and all: the table must keep a source
+    assert "".join(table["source"]).strip().startswith("#"), "a comment keeps the cell rendered"
+    assert table["outputs"] == [glued] and "remove-input" in table["metadata"]["tags"]
 
 
 def test_a_figure_sharing_its_cell_is_refused_naming_the_fix(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from sgdllm.book.executor import chapter_names
@@ -61,3 +64,28 @@ def test_built_pages_show_readers_no_scaffolding_or_python(built_book):
     assert len(pages) == len(chapter_names(built_book.root)) + 1
     problems = [f"{p.name}: {x}" for p in pages for x in page_problems(p.read_text())]
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_every_table_and_figure_a_chapter_shows_is_on_its_page(built_book):
+    """Each numbered table and figure in a published notebook's outputs has its anchor on the
+    built page: myst-nb silently drops a cell whose source is empty, outputs and all, which
+    once hid four tables whose only code was the (hidden) record call."""
+    html = built_book.root / "_build" / "html" / "book" / "chapters"
+    missing, seen = [], 0
+    for path in sorted((built_book.root / "book" / "chapters").glob("*.ipynb")):
+        labels = set()
+        for cell in json.loads(path.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                markdown = "".join(out.get("data", {}).get("text/markdown", ""))
+                labels |= set(re.findall(r"^:name: (tbl-[\w-]+)$", markdown, re.M))
+            figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+            if figure.get("name"):
+                labels.add(figure["name"])
+        page = (html / f"{path.stem}.html").read_text()
+        for label in sorted(labels):
+            seen += 1
+            if f'id="{re.sub(r"[^a-z0-9]+", "-", label.lower())}"' not in page:
+                missing.append(f"{path.stem}: {label}")
+    assert seen >= 50, f"only {seen} labels found: the published notebooks are not as expected"
+    assert missing == [], f"numbered outputs missing from their pages: {missing}"
