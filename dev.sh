@@ -50,7 +50,8 @@ ensure_env() {
     echo "$want" >"$STAMP"
 }
 
-# Faster CPU training with glibc malloc (see DEVELOPERS.md); harmless elsewhere.
+# glibc malloc: keep freed memory instead of returning it to the system at once. Training the
+# embedded model on CPU runs about twice as fast with it; harmless elsewhere.
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 
